@@ -1,0 +1,31 @@
+# The two commands a user needs: `make run` and `make test`. Both build .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+STAGE  ?= dev
+
+.PHONY: run test policies package deploy clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)  ## the whole system on this machine: emulator, API, event delivery
+	$(BIN)/python -m local_runtime
+
+test: $(STAMP)  ## every test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+policies: $(STAMP)  ## regenerate .chalice/policy-*.json from infra/resources.py
+	$(BIN)/python -m infra policies
+
+package: $(STAMP)  ## CloudFormation (SAM) template + zip in build/package
+	$(BIN)/python -m infra package --stage $(STAGE) --out build/package
+
+deploy: $(STAMP)  ## chalice deploy, then switch on partial batch responses
+	$(BIN)/python -m infra deploy --stage $(STAGE)
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,20 @@
+"""An S3 bucket used as a store of generated reports."""
+from chalicelib import aws
+
+
+class ReportStore:
+    def __init__(self, bucket: str):
+        self.bucket = bucket
+
+    def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
+        aws.client("s3").put_object(
+            Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type
+        )
+
+    def get_text(self, key: str) -> str | None:
+        s3 = aws.client("s3")
+        try:
+            response = s3.get_object(Bucket=self.bucket, Key=key)
+        except s3.exceptions.NoSuchKey:
+            return None
+        return response["Body"].read().decode("utf-8")

@@ -1,0 +1,79 @@
+"""ProductTable in DynamoDB."""
+import base64
+import binascii
+import json
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from chalicelib import aws
+from chalicelib.errors import InvalidRequest
+
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+
+def to_item(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serialize(value) for key, value in record.items() if value is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserialize(value) for key, value in item.items()}
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not (isinstance(key, dict) and set(key) == {"id"} and set(key["id"]) == {"S"}):
+            raise ValueError
+        return key
+    except (ValueError, binascii.Error, TypeError, UnicodeDecodeError):
+        raise InvalidRequest("The pagination cursor is not valid.",
+                             [{"field": "next", "problem": "is not a cursor this API returned"}]) from None
+
+
+class ProductRepository:
+    def __init__(self, table_name: str):
+        self.table_name = table_name
+
+    def add_if_absent(self, product: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Store a product unless one with its id exists; return what is stored and whether it was new.
+
+        The conditional write is what makes a redelivered message harmless: it can
+        neither duplicate the product nor overwrite a newer version of it.
+        """
+        dynamodb = aws.client("dynamodb")
+        try:
+            dynamodb.put_item(
+                TableName=self.table_name,
+                Item=to_item(product),
+                ConditionExpression="attribute_not_exists(id)",
+            )
+            return product, True
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            existing = self.get(product["id"])
+            if existing is None:  # deleted in between; nothing newer to protect
+                raise
+            return existing, False
+
+    def get(self, product_id: str) -> dict[str, Any] | None:
+        response = aws.client("dynamodb").get_item(
+            TableName=self.table_name, Key={"id": {"S": product_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        params: dict[str, Any] = {"TableName": self.table_name, "Limit": limit}
+        if cursor:
+            params["ExclusiveStartKey"] = decode_cursor(cursor)
+        response = aws.client("dynamodb").scan(**params)
+        items = [from_item(item) for item in response.get("Items", [])]
+        return items, encode_cursor(response.get("LastEvaluatedKey"))

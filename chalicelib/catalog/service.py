@@ -1,0 +1,106 @@
+"""The catalog's use cases: accept a product, store it, read it back."""
+import uuid
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Callable
+
+from chalicelib import settings
+from chalicelib.adapters.queues import MessageQueue
+from chalicelib.adapters.reports import ReportStore
+from chalicelib.catalog.model import NewProduct, ProductMessage, new_product_id, render_report
+from chalicelib.catalog.repository import ProductRepository
+from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.logs import logger
+from chalicelib.validation import validate
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def report_key(product_id: str) -> str:
+    return f"{product_id}.txt"
+
+
+def parse_product_id(raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise InvalidRequest("The product id is not a UUID.",
+                             [{"field": "id", "problem": "must be a UUID"}]) from None
+
+
+def parse_page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise InvalidRequest("The page size is not valid.",
+                             [{"field": "limit", "problem": f"must be an integer from 1 to {MAX_PAGE_SIZE}"}])
+    return int(raw)
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidRequest("The Idempotency-Key header is not valid.",
+                             [{"field": "Idempotency-Key",
+                               "problem": f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"}])
+    return key
+
+
+class CatalogService:
+    def __init__(self, products: ProductRepository, queue: MessageQueue, reports: ReportStore,
+                 clock: Callable[[], str] = utc_now):
+        self.products = products
+        self.queue = queue
+        self.reports = reports
+        self.clock = clock
+
+    def accept(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, str]:
+        """Validate a new product and queue it; the worker stores it later."""
+        product = validate(NewProduct, body)
+        product_id = new_product_id(check_idempotency_key(idempotency_key))
+        message = {"id": product_id, "created_at": self.clock(),
+                   **product.model_dump(mode="json", exclude_none=True)}
+        self.queue.send_json(message)
+        logger.info("product accepted", product_id=product_id)
+        return {"id": product_id, "status": "PENDING"}
+
+    def store(self, message_body: str) -> None:
+        """Persist one queued product and write its report; safe to run twice for one message."""
+        message = ProductMessage.model_validate_json(message_body)
+        record = {**message.model_dump(exclude_none=True), "id": str(message.id), "stored_at": self.clock()}
+        stored, created = self.products.add_if_absent(record)
+        # Written even for a duplicate: the first delivery may have stored the
+        # item and then died before its report reached S3.
+        self.reports.put_text(report_key(stored["id"]), render_report(stored))
+        logger.info("product stored", product_id=stored["id"], duplicate=not created)
+
+    def get(self, raw_id: str) -> dict[str, Any]:
+        product = self.products.get(parse_product_id(raw_id))
+        if product is None:
+            raise NotFound("No product with this id (it may still be processing).",
+                           [{"field": "id", "problem": "not found"}])
+        return self._present(product)
+
+    def list(self, limit: str | None, cursor: str | None) -> dict[str, Any]:
+        items, next_cursor = self.products.page(parse_page_size(limit), cursor)
+        return {"items": [self._present(item) for item in items], "next": next_cursor}
+
+    def _present(self, product: dict[str, Any]) -> dict[str, Any]:
+        return {**product, "price": f"{product['price']:.2f}",
+                "report": {"bucket": self.reports.bucket, "key": report_key(product["id"])}}
+
+
+@lru_cache(maxsize=None)
+def catalog() -> CatalogService:
+    return CatalogService(
+        products=ProductRepository(settings.product_table()),
+        queue=MessageQueue(settings.product_queue()),
+        reports=ReportStore(settings.reports_bucket()),
+    )

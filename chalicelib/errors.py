@@ -1,0 +1,30 @@
+"""Errors a client caused. The HTTP layer turns each into a 4xx JSON answer."""
+
+
+class ClientError(Exception):
+    status_code = 400
+    code = "BadRequest"
+
+    def __init__(self, message: str, errors: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+
+class InvalidRequest(ClientError):
+    code = "ValidationError"
+
+
+class NotFound(ClientError):
+    status_code = 404
+    code = "NotFound"
+
+
+class PayloadTooLarge(ClientError):
+    status_code = 413
+    code = "PayloadTooLarge"
+
+
+class Conflict(ClientError):
+    status_code = 409
+    code = "Conflict"

@@ -1,0 +1,45 @@
+"""Project tooling: `python -m infra <command> [--stage dev]`."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from infra.stage import Stage
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra")
+    parser.add_argument("command", choices=["policies", "check-policies", "package", "provision"])
+    parser.add_argument("--stage", action="append", help="stage(s); default: every stage for policies, dev otherwise")
+    parser.add_argument("--out", default="build/package", help="output folder for package")
+    args = parser.parse_args(argv)
+
+    if args.command in ("policies", "check-policies"):
+        from infra import iam
+        names = args.stage or list(Stage.load().config["stages"])
+        failures = []
+        for name in names:
+            stage = Stage.load(name)
+            app = stage.load_app()
+            if args.command == "policies":
+                for filename in iam.write(stage, app):
+                    print(f"wrote .chalice/{filename}")
+            else:
+                failures += iam.problems(stage, app)
+        for failure in failures:
+            print(failure, file=sys.stderr)
+        return 1 if failures else 0
+
+    stage = Stage.load((args.stage or ["dev"])[0])
+    app = stage.load_app()
+    if args.command == "package":
+        from infra.cloudformation import package
+        print(f"wrote {package(stage, app, Path(args.out))}")
+    elif args.command == "provision":
+        from infra.provision import provision
+        print(json.dumps(provision(stage, app), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Create the stage's resources through the AWS API (the local emulator, or an account for a quick try).
+
+Idempotent: what exists is left as it is, so it can run at every start.
+"""
+import json
+
+import boto3
+
+from infra.resources import RESOURCES, Bucket, Queue, Table, Topic
+from infra.stage import Stage, dlq_name
+
+
+def _table_params(name: str, table: Table) -> dict:
+    keys = [(table.hash_key, "HASH")] + ([(table.range_key, "RANGE")] if table.range_key else [])
+    attributes = {key for key, _ in keys}
+    indexes = []
+    for index_name, (hash_key, range_key) in table.indexes.items():
+        index_keys = [(hash_key, "HASH")] + ([(range_key, "RANGE")] if range_key else [])
+        attributes.update(key for key, _ in index_keys)
+        indexes.append({
+            "IndexName": index_name,
+            "KeySchema": [{"AttributeName": k, "KeyType": t} for k, t in index_keys],
+            "Projection": {"ProjectionType": "ALL"},
+        })
+    params = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": k, "KeyType": t} for k, t in keys],
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+    }
+    if indexes:
+        params["GlobalSecondaryIndexes"] = indexes
+    return params
+
+
+def provision(stage: Stage, app, session: boto3.session.Session | None = None) -> dict[str, str]:
+    """Create every resource; return logical id -> name (queues: URL)."""
+    session = session or boto3.session.Session()
+    sqs, dynamodb, s3, sns = (session.client(s) for s in ("sqs", "dynamodb", "s3", "sns"))
+    created: dict[str, str] = {}
+    for logical_id, resource in RESOURCES.items():
+        name = stage.resource_name(logical_id)
+        if isinstance(resource, Queue):
+            dlq_url = sqs.create_queue(
+                QueueName=dlq_name(name),
+                Attributes={"MessageRetentionPeriod": str(resource.dlq_retention_seconds)},
+            )["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={
+                "VisibilityTimeout": str(stage.visibility_timeout(app, logical_id)),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                             "maxReceiveCount": str(resource.max_receive_count)}),
+            })
+            created[logical_id] = url
+        elif isinstance(resource, Table):
+            try:
+                dynamodb.create_table(**_table_params(name, resource))
+            except dynamodb.exceptions.ResourceInUseException:
+                pass
+            created[logical_id] = name
+        elif isinstance(resource, Bucket):
+            try:
+                if session.region_name in (None, "us-east-1"):
+                    s3.create_bucket(Bucket=name)
+                else:
+                    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": session.region_name})
+            except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+                pass
+            created[logical_id] = name
+        elif isinstance(resource, Topic):
+            created[logical_id] = sns.create_topic(Name=name)["TopicArn"]
+    return created

@@ -1,0 +1,59 @@
+"""Shared fixtures: the dev stage's environment, moto, the Chalice test client."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from infra.stage import Stage  # noqa: E402
+
+STAGE = Stage.load("dev")
+# app.py reads queue names at import, as it does under `chalice deploy`.
+os.environ.update(STAGE.environment)
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+
+def _reset_caches():
+    from chalicelib import aws
+    from chalicelib.catalog.service import catalog
+    aws.reset()
+    catalog.cache_clear()
+
+
+@pytest.fixture
+def stage():
+    return STAGE
+
+
+@pytest.fixture
+def app():
+    return STAGE.load_app()
+
+
+@pytest.fixture
+def aws_resources(app):
+    """An in-process moto account holding every resource of infra/resources.py."""
+    from moto import mock_aws
+
+    from infra.provision import provision
+    with mock_aws():
+        _reset_caches()
+        created = provision(STAGE, app)
+        yield created
+        _reset_caches()
+
+
+@pytest.fixture
+def client(app, aws_resources):
+    from chalice.test import Client
+    with Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)) as test_client:
+        yield test_client

@@ -1,0 +1,54 @@
+"""The generated policies are current, scoped, and enough for what each function really does."""
+import json
+import uuid
+
+from infra import iam
+from infra.stage import CHALICE_DIR, Stage
+from tests.events import sqs_event, sqs_record
+from tests.iam_check import CallRecorder, allowed
+
+
+def policy(stage, function):
+    return json.loads((CHALICE_DIR / iam.policy_filename(stage, function)).read_text())
+
+
+def test_policy_files_match_the_resource_definition_for_every_stage():
+    for name in Stage.load().config["stages"]:
+        stage = Stage.load(name)
+        assert iam.problems(stage, stage.load_app()) == []
+
+
+def test_no_policy_grants_a_wildcard_resource_or_action():
+    for path in CHALICE_DIR.glob("policy-*.json"):
+        for statement in json.loads(path.read_text())["Statement"]:
+            assert all(r != "*" and not r.endswith(":*:*:*") for r in statement["Resource"]), path
+            assert all(not a.endswith(":*") for a in statement["Action"]), path
+
+
+def test_api_handler_policy_suffices_for_every_route(client, stage):
+    recorder = CallRecorder().attach()
+    accepted = json.loads(client.http.post("/products", headers={"Content-Type": "application/json"},
+                                           body='{"name": "x", "price": 1}').body)
+    client.http.get(f"/products/{accepted['id']}")
+    client.http.get("/products?limit=5")
+    assert {op for _, op, _ in recorder.calls} >= {"SendMessage", "GetItem", "Scan"}
+    assert recorder.denied(policy(stage, "api_handler")) == []
+
+
+def test_product_worker_policy_suffices_for_new_and_duplicate_messages(client, stage):
+    recorder = CallRecorder().attach()
+    body = {"id": str(uuid.uuid4()), "created_at": "2026-01-01T00:00:00Z", "name": "x", "price": "1"}
+    for _ in range(2):  # the duplicate path reads the stored item back
+        client.lambda_.invoke("process_product_queue", sqs_event(sqs_record(body, "product-queue")))
+    assert {op for _, op, _ in recorder.calls} >= {"PutItem", "GetItem", "PutObject"}
+    assert recorder.denied(policy(stage, "process_product_queue")) == []
+
+
+def test_policies_deny_what_a_function_does_not_need(stage):
+    api = policy(stage, "api_handler")
+    assert not allowed(api, "s3:PutObject", "arn:aws:s3:::async-catalog-reports-dev/x.txt")
+    assert not allowed(api, "dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:123456789012:table/ProductTable")
+    assert not allowed(api, "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:other-queue")
+    worker = policy(stage, "process_product_queue")
+    assert allowed(worker, "sqs:ReceiveMessage", "arn:aws:sqs:us-east-1:123456789012:product-queue")
+    assert not allowed(worker, "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:product-queue")

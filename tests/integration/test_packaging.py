@@ -1,0 +1,55 @@
+"""`chalice package` gives a valid CloudFormation handoff with our resources and partial batch responses on."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from pathlib import Path
+
+from infra.cloudformation import package
+from infra.stage import PROJECT_DIR
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    from infra.stage import Stage
+    stage = Stage.load("dev")
+    sam = package(stage, stage.load_app(), tmp_path_factory.mktemp("package"))
+    return sam, json.loads(sam.read_text())
+
+
+def test_template_creates_every_resource_with_its_dead_letter_queue(template):
+    _, resources = template[0], template[1]["Resources"]
+    assert resources["ProductQueue"]["Properties"]["QueueName"] == "product-queue"
+    assert resources["ProductQueueDlq"]["Properties"]["QueueName"] == "product-queue-dlq"
+    assert resources["ProductQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+    # six times the worker's 30 s timeout
+    assert resources["ProductQueue"]["Properties"]["VisibilityTimeout"] == 180
+    assert resources["ProductTable"]["Properties"]["TableName"] == "ProductTable"
+    assert resources["ReportsBucket"]["Properties"]["BucketName"] == "async-catalog-reports-dev"
+
+
+def test_every_sqs_event_source_reports_batch_item_failures(template):
+    events = [event for resource in template[1]["Resources"].values()
+              if resource["Type"] == "AWS::Serverless::Function"
+              for event in resource["Properties"].get("Events", {}).values() if event["Type"] == "SQS"]
+    assert events
+    for event in events:
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["ProductQueue", "Arn"]}
+        assert event["Properties"]["BatchSize"] == 10
+
+
+def test_functions_get_their_generated_scoped_policies(template):
+    roles = [r for r in template[1]["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    assert roles
+    for role in roles:
+        document = json.dumps(role["Properties"]["Policies"])
+        assert '"Resource": "*"' not in document
+
+
+def test_template_passes_cfn_lint(template):
+    result = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(template[0])], capture_output=True, text=True,
+                            cwd=PROJECT_DIR, env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+    assert result.returncode == 0, result.stdout + result.stderr
