@@ -9,7 +9,7 @@ from infra.stage import Stage
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra")
-    parser.add_argument("command", choices=["policies", "check-policies", "package", "provision"])
+    parser.add_argument("command", choices=["policies", "check-policies", "package", "provision", "deploy"])
     parser.add_argument("--stage", action="append", help="stage(s); default: every stage for policies, dev otherwise")
     parser.add_argument("--out", default="build/package", help="output folder for package")
     args = parser.parse_args(argv)
@@ -38,6 +38,9 @@ def main(argv=None) -> int:
     elif args.command == "provision":
         from infra.provision import provision
         print(json.dumps(provision(stage, app), indent=2))
+    elif args.command == "deploy":
+        from infra.deploy import deploy
+        deploy(stage, app)
     return 0
 
 
