@@ -1,0 +1,313 @@
+"""Deliver SQS, S3 and SNS events to the app's handlers, as Lambda would, against any SQS endpoint.
+
+`chalice local` serves only HTTP routes (aws/chalice#899). This runner reads
+the app's own registered event sources (`app.event_sources`) and, for each:
+
+- SQS (`on_sqs_message`): long-polls the queue, builds the Lambda SQS event,
+  calls the handler with up to `batch_size` records and deletes exactly the
+  records that succeeded. A returned `batchItemFailures` keeps those records;
+  an exception keeps them all (ReportBatchItemFailures semantics). Kept
+  records reappear after the queue's visibility timeout and reach its DLQ
+  through the redrive policy, as on AWS.
+- S3 (`on_s3_event`): points the bucket's notifications (with the source's
+  prefix/suffix filter) at an internal queue, drops `s3:TestEvent`, and calls
+  the handler once per S3 record. A failing event is retried
+  `s3_attempts` times in all, then left in the internal dead-letter queue and
+  reported, never dropped silently (Lambda's asynchronous retries).
+- SNS: every topic gets an internal subscribed queue; each message is logged
+  (so a local user sees notifications) and passed to `on_sns_message`
+  handlers of that topic.
+"""
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from chalice.app import S3EventConfig, SNSEventConfig, SQSEventConfig
+from chalice.local import LambdaContext
+
+log = logging.getLogger("local_runtime")
+INTERNAL_PREFIX = "local-runtime"
+
+
+@dataclass
+class Delivery:
+    kind: str
+    source: str
+    handler: str
+    records: int
+    failed: int
+    outcome: str
+    ms: float
+
+    def line(self) -> str:
+        return (f"{self.kind:<4} {self.source} -> {self.handler}: {self.records} record(s), "
+                f"{self.records - self.failed} ok, {self.failed} failed, {self.outcome} ({self.ms:.0f} ms)")
+
+
+def lambda_message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
+               "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+        for name, value in (attributes or {}).items()
+    }
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """An SQS message as Lambda's event source mapping hands it to a function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": lambda_message_attributes(message.get("MessageAttributes")),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def failed_message_ids(result: Any, message_ids: list[str]) -> set[str]:
+    """The records to keep, from a handler's return value (Lambda's rules for ReportBatchItemFailures)."""
+    if not isinstance(result, dict) or "batchItemFailures" not in result:
+        return set()
+    failures = result["batchItemFailures"] or []
+    ids = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not identifier or identifier not in message_ids:
+            return set(message_ids)  # a malformed response fails the whole batch
+        ids.add(identifier)
+    return ids
+
+
+class EventRunner:
+    def __init__(self, app, session, *, timeouts: dict[str, int] | None = None, memory: dict[str, int] | None = None,
+                 concurrency: int = 4, pollers_per_source: int = 2, wait_seconds: int = 1,
+                 s3_attempts: int = 3, s3_retry_delay: int = 2, report: Callable[[str], None] | None = None):
+        self.app = app
+        self.session = session
+        self.region = session.region_name or "us-east-1"
+        self.sqs = session.client("sqs")
+        self.timeouts = timeouts or {}
+        self.memory = memory or {}
+        self.slots = threading.BoundedSemaphore(concurrency)
+        self.pollers_per_source = pollers_per_source
+        self.wait_seconds = wait_seconds
+        self.s3_attempts = s3_attempts
+        self.s3_retry_delay = s3_retry_delay
+        self.report = report or log.info
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.loops: list[Callable[[], Any]] = []
+
+    # --- setup -----------------------------------------------------------------
+
+    def _queue_arn(self, url: str) -> str:
+        return self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def _internal_queue(self, name: str, visibility: int, max_receives: int | None = None) -> tuple[str, str]:
+        attributes = {"VisibilityTimeout": str(visibility)}
+        if max_receives:
+            dlq_url = self.sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self._queue_arn(dlq_url),
+                                                      "maxReceiveCount": str(max_receives)})
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        return url, self._queue_arn(url)
+
+    def setup(self, topics: list[str] = ()) -> "EventRunner":
+        """Wire every event source of the app (and the given topic ARNs) to a delivery loop."""
+        s3_by_bucket: dict[str, list[tuple[S3EventConfig, str]]] = {}
+        sns_handlers: dict[str, list[SNSEventConfig]] = {}
+        for source in self.app.event_sources:
+            if isinstance(source, SQSEventConfig):
+                url = self.sqs.get_queue_url(QueueName=source.queue)["QueueUrl"] if source.queue else \
+                    self.sqs.get_queue_url(QueueName=source.queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+                self.loops += [self._sqs_loop(source, url, self._queue_arn(url))] * self.pollers_per_source
+            elif isinstance(source, S3EventConfig):
+                visibility = self.timeouts.get(source.name, 60) + 5
+                url, arn = self._internal_queue(f"{INTERNAL_PREFIX}-s3-{source.name}", visibility, self.s3_attempts)
+                s3_by_bucket.setdefault(source.bucket, []).append((source, arn))
+                self.loops += [self._s3_loop(source, url)] * self.pollers_per_source
+            elif isinstance(source, SNSEventConfig):
+                sns_handlers.setdefault(source.topic, []).append(source)
+            else:
+                log.warning("event source %s (%s) is not delivered locally", source.name, type(source).__name__)
+        for bucket, sources in s3_by_bucket.items():
+            self._notify_queues(bucket, sources)
+        sns = self.session.client("sns")
+        for topic_arn in set(topics) | {self._topic_arn(t) for t in sns_handlers}:
+            topic_name = topic_arn.rsplit(":", 1)[-1]
+            url, arn = self._internal_queue(f"{INTERNAL_PREFIX}-sns-{topic_name}", 30)
+            sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+            handlers = sns_handlers.get(topic_name, []) + sns_handlers.get(topic_arn, [])
+            self.loops.append(self._sns_loop(topic_name, url, handlers))
+        return self
+
+    def _topic_arn(self, topic: str) -> str:
+        if topic.startswith("arn:"):
+            return topic
+        return self.session.client("sns").create_topic(Name=topic)["TopicArn"]  # idempotent: finds it
+
+    def _notify_queues(self, bucket: str, sources: list[tuple[S3EventConfig, str]]) -> None:
+        s3 = self.session.client("s3")
+        configurations = []
+        for source, queue_arn in sources:
+            rules = [{"Name": "prefix", "Value": source.prefix}] if source.prefix else []
+            rules += [{"Name": "suffix", "Value": source.suffix}] if source.suffix else []
+            configuration = {"Id": f"{INTERNAL_PREFIX}-{source.name}", "QueueArn": queue_arn,
+                             "Events": source.events}
+            if rules:
+                configuration["Filter"] = {"Key": {"FilterRules": rules}}
+            configurations.append(configuration)
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations})
+
+    # --- delivery --------------------------------------------------------------
+
+    def _context(self, function: str) -> LambdaContext:
+        return LambdaContext(function, self.memory.get(function, 128),
+                             max_runtime_ms=self.timeouts.get(function, 60) * 1000)
+
+    def _receive(self, url: str, count: int, wait: int) -> list[dict]:
+        """Up to `count` messages; several receives only while each comes back full (batches over 10)."""
+        messages: list[dict] = []
+        while len(messages) < count:
+            wanted = min(10, count - len(messages))
+            batch = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=wanted, WaitTimeSeconds=wait if not messages else 0,
+                AttributeNames=["All"], MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            messages += batch
+            if len(batch) < wanted:
+                break
+        return messages
+
+    def _delete(self, url: str, messages: list[dict]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start:start + 10]
+            response = self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
+            for failure in response.get("Failed", []):
+                log.error("could not delete a delivered message from %s: %s", url, failure)
+
+    def deliver_sqs(self, source: SQSEventConfig, url: str, queue_arn: str, wait: int | None = None) -> Delivery | None:
+        """Receive one batch from the source's queue and hand it to its handler."""
+        messages = self._receive(url, source.batch_size, self.wait_seconds if wait is None else wait)
+        if not messages:
+            return None
+        event = {"Records": [sqs_record(m, queue_arn, self.region) for m in messages]}
+        ids = [m["MessageId"] for m in messages]
+        started = time.perf_counter()
+        try:
+            with self.slots:
+                result = self.app.handler_map[source.name](event, self._context(source.name))
+            failed = failed_message_ids(result, ids)
+            outcome = "partial failure" if failed else "ok"
+        except Exception as error:  # the whole batch stays on the queue
+            log.exception("handler %s raised", source.name)
+            failed, outcome = set(ids), f"raised {type(error).__name__}: {error}"
+        self._delete(url, [m for m in messages if m["MessageId"] not in failed])
+        return self._done(Delivery("sqs", source.queue or source.queue_arn, source.name, len(messages),
+                                   len(failed), outcome, (time.perf_counter() - started) * 1000))
+
+    def deliver_s3(self, source: S3EventConfig, url: str, wait: int | None = None) -> list[Delivery]:
+        """Receive S3 notifications from the source's internal queue and call its handler once per record."""
+        deliveries = []
+        for message in self._receive(url, 10, self.wait_seconds if wait is None else wait):
+            body = json.loads(message["Body"])
+            if body.get("Event") == "s3:TestEvent":
+                self._delete(url, [message])
+                self.report(f"s3   dropped s3:TestEvent for bucket {body.get('Bucket')}")
+                continue
+            attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            message_failed = False
+            for record in body.get("Records", []):
+                delivery = self._invoke_s3(source, record, attempt)
+                message_failed |= bool(delivery.failed)
+                deliveries.append(delivery)
+            if not message_failed:
+                self._delete(url, [message])
+                continue
+            if attempt >= self.s3_attempts:
+                self.report(f"s3   GAVE UP after {attempt} attempts; the event is kept in "
+                            f"{INTERNAL_PREFIX}-s3-{source.name}-dlq: {message['Body'][:300]}")
+            # Lambda retries a failed asynchronous event after a delay, not at once.
+            self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                               VisibilityTimeout=self.s3_retry_delay)
+        return deliveries
+
+    def _invoke_s3(self, source: S3EventConfig, record: dict, attempt: int) -> Delivery:
+        key = record["s3"]["object"]["key"]
+        started = time.perf_counter()
+        try:
+            with self.slots:
+                self.app.handler_map[source.name]({"Records": [record]}, self._context(source.name))
+            failed, outcome = 0, "ok"
+        except Exception as error:
+            log.exception("handler %s raised for s3://%s/%s", source.name, source.bucket, key)
+            failed, outcome = 1, f"raised {type(error).__name__}: {error} (attempt {attempt}/{self.s3_attempts})"
+        return self._done(Delivery("s3", f"s3://{source.bucket}/{key}", source.name, 1, failed, outcome,
+                                   (time.perf_counter() - started) * 1000))
+
+    def deliver_sns(self, topic: str, url: str, handlers: list[SNSEventConfig], wait: int | None = None) -> int:
+        messages = self._receive(url, 10, self.wait_seconds if wait is None else wait)
+        done = []
+        for message in messages:
+            notification = json.loads(message["Body"])
+            self.report(f"sns  {topic}: {notification.get('Subject') or ''} {notification.get('Message')}")
+            try:
+                for source in handlers:
+                    event = {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+                                          "EventSubscriptionArn": f"{notification.get('TopicArn')}:{uuid.uuid4()}",
+                                          "Sns": notification}]}
+                    with self.slots:
+                        self.app.handler_map[source.name](event, self._context(source.name))
+                done.append(message)
+            except Exception:
+                log.exception("SNS handler for %s raised; the message will be redelivered", topic)
+        self._delete(url, done)
+        return len(messages)
+
+    def _done(self, delivery: Delivery) -> Delivery:
+        self.report(delivery.line())
+        return delivery
+
+    # --- loops -----------------------------------------------------------------
+
+    def _sqs_loop(self, source, url, arn):
+        return lambda: self.deliver_sqs(source, url, arn)
+
+    def _s3_loop(self, source, url):
+        return lambda: self.deliver_s3(source, url)
+
+    def _sns_loop(self, topic, url, handlers):
+        return lambda: self.deliver_sns(topic, url, handlers)
+
+    def _run(self, step: Callable[[], Any]) -> None:
+        while not self.stopping.is_set():
+            try:
+                step()
+            except Exception:
+                if self.stopping.is_set():
+                    return
+                log.exception("delivery loop failed; retrying in 1 s")
+                self.stopping.wait(1)
+
+    def start(self) -> "EventRunner":
+        for step in self.loops:
+            thread = threading.Thread(target=self._run, args=(step,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 5) -> None:
+        self.stopping.set()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
