@@ -75,10 +75,13 @@ class CatalogService:
         """Persist one queued product and write its report; safe to run twice for one message."""
         message = ProductMessage.model_validate_json(message_body)
         record = {**message.model_dump(exclude_none=True), "id": str(message.id), "stored_at": self.clock()}
+        # The report goes first, so a product visible through the API always has
+        # its report. On a redelivery the stored version wins and its report is
+        # written again (the first delivery may have died in between).
+        self.reports.put_text(report_key(record["id"]), render_report(record))
         stored, created = self.products.add_if_absent(record)
-        # Written even for a duplicate: the first delivery may have stored the
-        # item and then died before its report reached S3.
-        self.reports.put_text(report_key(stored["id"]), render_report(stored))
+        if not created:
+            self.reports.put_text(report_key(stored["id"]), render_report(stored))
         logger.info("product stored", product_id=stored["id"], duplicate=not created)
 
     def get(self, raw_id: str) -> dict[str, Any]:

@@ -1,0 +1,149 @@
+"""`make run`: the whole system on this machine, no AWS account, no Docker.
+
+1. moto in server mode, the AWS emulator, on 127.0.0.1:$EMULATOR_PORT;
+2. every queue (with DLQ), table, bucket and topic from infra/resources.py;
+3. `chalice local` on 127.0.0.1:$API_PORT, its boto3 clients pointed at the emulator by AWS_ENDPOINT_URL;
+4. the event runner, delivering SQS, S3 and SNS events to the app's handlers.
+Ctrl-C stops everything.
+"""
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import boto3
+
+from infra.provision import provision
+from infra.resources import RESOURCES, Topic
+from infra.stage import PROJECT_DIR, Stage
+from local_runtime import processes
+from local_runtime.runner import EventRunner
+
+HOST = "127.0.0.1"
+
+
+def say(line: str) -> None:
+    print(f"{datetime.now():%H:%M:%S} {line}", flush=True)
+
+
+def banner(stage: Stage, api: str, emulator: str) -> str:
+    env = stage.environment
+    example_bucket = env.get("INPUT_LOGS_BUCKET_NAME")
+    lines = [
+        "",
+        "AsyncCatalog is running locally.",
+        f"  REST API          {api}",
+        f"  AWS emulator      {emulator}   (moto; any region, any credentials)",
+        "",
+        "In another shell (the AWS CLI is in .venv):",
+        f"  source .venv/bin/activate; export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+        f"AWS_DEFAULT_REGION=us-east-1",
+        "",
+        "1) Create a product, then fetch it (the worker stores it within a second or so):",
+        f"  curl -si -X POST {api}/products -H 'Content-Type: application/json' "
+        "-d '{\"name\": \"Caneta azul\", \"price\": 19.90, \"stock\": 10}'",
+        f"  curl -s {api}/products/<id from the answer>",
+        "",
+        "2) Read the product's report from S3:",
+        f"  aws --endpoint-url {emulator} s3 cp s3://{env['REPORTS_BUCKET_NAME']}/<id>.txt -",
+    ]
+    if example_bucket:
+        lines += [
+            "",
+            "3) Upload a log file, then read its report:",
+            f"  aws --endpoint-url {emulator} s3 cp ../shared/samples/logs-example.txt s3://{example_bucket}/",
+            f"  aws --endpoint-url {emulator} s3 cp s3://{env['PROCESSED_DATA_BUCKET_NAME']}/"
+            "relatorio_logs-example.txt.json -",
+        ]
+    lines += ["", "Every delivered event is logged below. Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_runtime")
+    parser.add_argument("--stage", default=os.environ.get("STAGE", "dev"))
+    args = parser.parse_args(argv)
+    emulator_port = int(os.environ.get("EMULATOR_PORT", "5005"))
+    api_port = int(os.environ.get("API_PORT", "8000"))
+    concurrency = int(os.environ.get("LOCAL_CONCURRENCY", "4"))
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    for port, what in ((emulator_port, "EMULATOR_PORT"), (api_port, "API_PORT")):
+        if processes.port_is_open(HOST, port):
+            print(f"port {port} is in use; set {what} to a free port", file=sys.stderr)
+            return 2
+
+    stage = Stage.load(args.stage)
+    emulator = f"http://{HOST}:{emulator_port}"
+    api = f"http://{HOST}:{api_port}"
+    os.environ.update({
+        "AWS_ENDPOINT_URL": emulator, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    })
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    log_dir = PROJECT_DIR / "build" / "local"
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    children = []
+    runner = None
+    try:
+        say(f"starting the AWS emulator on {emulator} (log: build/local/emulator.log)")
+        moto = processes.start([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(emulator_port)],
+                               dict(os.environ), log_path=str(log_dir / "emulator.log"))
+        children.append(moto)
+        processes.wait_for_port(HOST, emulator_port, moto)
+
+        app = stage.load_app()
+        session = boto3.session.Session()
+        created = provision(stage, app, session)
+        say(f"provisioned {len(created)} resources: " + ", ".join(stage.resource_name(i) for i in created))
+
+        say(f"starting chalice local on {api} (log: build/local/api.log)")
+        chalice = str(Path(sys.executable).with_name("chalice"))
+        api_process = processes.start([chalice, "local", "--host", HOST, "--port", str(api_port),
+                                       "--stage", stage.name, "--no-autoreload"],
+                                      dict(os.environ), cwd=str(PROJECT_DIR), log_path=str(log_dir / "api.log"))
+        children.append(api_process)
+
+        functions = [s.name for s in app.event_sources]
+        runner = EventRunner(
+            app, session, concurrency=concurrency, report=say,
+            timeouts={f: stage.function_setting(f, "lambda_timeout", 60) for f in functions},
+            memory={f: stage.function_setting(f, "lambda_memory_size", 128) for f in functions},
+        ).setup(topics=[created[i] for i, r in RESOURCES.items() if isinstance(r, Topic)]).start()
+        say(f"event runner delivering to: {', '.join(functions) or 'nothing'} (concurrency {concurrency})")
+
+        processes.wait_for_port(HOST, api_port, api_process)
+        print(banner(stage, api, emulator), flush=True)
+        say("ready")
+        while not stop.wait(0.5):
+            for child in children:
+                if child.poll() is not None:
+                    say(f"{child.args[1] if len(child.args) > 1 else child.args[0]} exited "
+                        f"({child.returncode}); stopping")
+                    stop.set()
+        return 0
+    except RuntimeError as error:
+        print(f"could not start: {error}", file=sys.stderr)
+        return 1
+    finally:
+        say("stopping")
+        if runner:
+            runner.stop()
+        for child in reversed(children):
+            processes.stop(child)
+        say("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
