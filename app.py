@@ -2,9 +2,10 @@
 from chalice import Chalice
 
 from chalicelib import settings
-from chalicelib.batch import report_batch_failures
+from chalicelib.batch import process_batch, report_batch_failures
 from chalicelib.catalog.service import catalog
 from chalicelib.http import json_errors, json_response, parse_json_object
+from chalicelib.logbatch.service import log_batch_status, log_splitter, log_worker
 
 app = Chalice(app_name="async-catalog")
 
@@ -37,3 +38,28 @@ def get_product(product_id):
 @app.on_sqs_message(queue=settings.product_queue(), batch_size=10)
 def process_product_queue(event):
     return report_batch_failures(event, catalog().store)
+
+
+# --- Log batches -------------------------------------------------------------
+
+@app.on_s3_event(bucket=settings.input_logs_bucket(), events=["s3:ObjectCreated:*"])
+def split_log_upload(event):
+    uploaded = event.to_dict()["Records"][0]["s3"]["object"]
+    log_splitter().on_upload(event.bucket, event.key, etag=uploaded.get("eTag"), context=event.context)
+
+
+@app.on_sqs_message(queue=settings.log_split_queue(), batch_size=1)
+def continue_log_split(event):
+    return report_batch_failures(event, lambda body: log_splitter().on_continuation(body, event.context))
+
+
+@app.on_sqs_message(queue=settings.log_queue(), batch_size=10)
+def process_log_lines(event):
+    return process_batch(event, log_worker().process)
+
+
+@app.route("/log-batches", methods=["GET"])
+@json_errors
+def get_log_batch():
+    params = app.current_request.query_params or {}
+    return json_response(log_batch_status(params.get("key")))

@@ -1,8 +1,8 @@
 """Partial batch responses for SQS-triggered handlers.
 
-Each record is handled on its own; the ids of the records that raised are
-returned as `batchItemFailures`, so SQS deletes the rest and redelivers only
-those (and, after maxReceiveCount, moves them to the dead-letter queue).
+The ids of the records that failed are returned as `batchItemFailures`, so SQS
+deletes the rest and redelivers only those (and, after maxReceiveCount, moves
+them to the dead-letter queue).
 
 If every record failed, the handler raises instead: Lambda then retries the
 whole batch, and nothing is acknowledged even where ReportBatchItemFailures
@@ -19,19 +19,31 @@ class BatchFailed(Exception):
     """Every record of the batch failed; SQS will redeliver all of them."""
 
 
-def message_id(record: Any) -> str:
-    return record.to_dict()["messageId"]
+def sqs_messages(records: Iterable[Any]) -> list[tuple[str, str]]:
+    """(messageId, body) of each record of a Chalice SQS event."""
+    return [(record.to_dict()["messageId"], record.body) for record in records]
+
+
+def batch_response(message_ids: list[str], failed_ids: list[str]) -> dict:
+    if message_ids and set(failed_ids) >= set(message_ids):
+        raise BatchFailed(f"all {len(message_ids)} records of the batch failed")
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in message_ids if i in set(failed_ids)]}
+
+
+def process_batch(records: Iterable[Any], handle_batch: Callable[[list[tuple[str, str]]], list[str]]) -> dict:
+    """Hand the whole batch to `handle_batch`, which returns the ids that failed."""
+    received = sqs_messages(records)
+    return batch_response([i for i, _ in received], handle_batch(received))
 
 
 def report_batch_failures(records: Iterable[Any], handle_body: Callable[[str], Any]) -> dict:
-    records = list(records)
-    failures = []
-    for record in records:
+    """Handle each record on its own; a record that raises fails alone."""
+    received = sqs_messages(records)
+    failed = []
+    for message_id, body in received:
         try:
-            handle_body(record.body)
+            handle_body(body)
         except Exception:
-            logger.exception("record failed; SQS will redeliver it", message_id=message_id(record))
-            failures.append({"itemIdentifier": message_id(record)})
-    if records and len(failures) == len(records):
-        raise BatchFailed(f"all {len(records)} records of the batch failed")
-    return {"batchItemFailures": failures}
+            logger.exception("record failed; SQS will redeliver it", message_id=message_id)
+            failed.append(message_id)
+    return batch_response([i for i, _ in received], failed)

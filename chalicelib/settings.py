@@ -29,3 +29,37 @@ def product_table() -> str:
 
 def reports_bucket() -> str:
     return setting("REPORTS_BUCKET_NAME")
+
+
+def input_logs_bucket() -> str:
+    return setting("INPUT_LOGS_BUCKET_NAME")
+
+
+def processed_data_bucket() -> str:
+    return setting("PROCESSED_DATA_BUCKET_NAME")
+
+
+def log_queue() -> str:
+    return setting("LOG_QUEUE_NAME")
+
+
+def log_split_queue() -> str:
+    return setting("LOG_SPLIT_QUEUE_NAME")
+
+
+def processed_logs_table() -> str:
+    return setting("PROCESSED_LOGS_TABLE_NAME")
+
+
+def log_batches_table() -> str:
+    return setting("LOG_BATCHES_TABLE_NAME")
+
+
+def log_lines_per_message() -> int:
+    return int(setting("LOG_LINES_PER_MESSAGE", "1"))
+
+
+def log_split_time_budget() -> float | None:
+    """Seconds one splitter invocation may spend before handing over (tests force a tiny one)."""
+    value = os.environ.get("LOG_SPLIT_TIME_BUDGET_SECONDS")
+    return float(value) if value else None

@@ -56,6 +56,9 @@ def provision(stage: Stage, app, session: boto3.session.Session | None = None) -
         elif isinstance(resource, Table):
             try:
                 dynamodb.create_table(**_table_params(name, resource))
+                if resource.ttl_attribute:
+                    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                        "Enabled": True, "AttributeName": resource.ttl_attribute})
             except dynamodb.exceptions.ResourceInUseException:
                 pass
             created[logical_id] = name

@@ -25,8 +25,10 @@ os.environ.pop("AWS_PROFILE", None)
 def _reset_caches():
     from chalicelib import aws
     from chalicelib.catalog.service import catalog
+    from chalicelib.logbatch import service as logbatch
     aws.reset()
     catalog.cache_clear()
+    logbatch.reset()
 
 
 @pytest.fixture

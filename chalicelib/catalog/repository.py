@@ -4,21 +4,9 @@ import binascii
 import json
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from chalicelib import aws
+from chalicelib.adapters.dynamo import from_item, to_item
 from chalicelib.errors import InvalidRequest
-
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
-
-
-def to_item(record: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serialize(value) for key, value in record.items() if value is not None}
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserialize(value) for key, value in item.items()}
 
 
 def encode_cursor(last_key: dict[str, Any] | None) -> str | None:

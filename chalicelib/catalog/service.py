@@ -1,6 +1,5 @@
 """The catalog's use cases: accept a product, store it, read it back."""
 import uuid
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -9,6 +8,7 @@ from chalicelib.adapters.queues import MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.catalog.model import NewProduct, ProductMessage, new_product_id, render_report
 from chalicelib.catalog.repository import ProductRepository
+from chalicelib.clock import utc_now
 from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.logs import logger
 from chalicelib.validation import validate
@@ -16,10 +16,6 @@ from chalicelib.validation import validate
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def report_key(product_id: str) -> str:

@@ -37,8 +37,20 @@ def test_every_sqs_event_source_reports_batch_item_failures(template):
     assert events
     for event in events:
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["ProductQueue", "Arn"]}
-        assert event["Properties"]["BatchSize"] == 10
+        assert event["Properties"]["Queue"]["Fn::GetAtt"][0] in {"ProductQueue", "LogQueue", "LogSplitQueue"}
+    batch_sizes = {e["Properties"]["Queue"]["Fn::GetAtt"][0]: e["Properties"]["BatchSize"] for e in events}
+    assert batch_sizes == {"ProductQueue": 10, "LogQueue": 10, "LogSplitQueue": 1}
+
+
+def test_the_log_splitter_is_subscribed_to_uploads_on_its_bucket(template):
+    resources = template[1]["Resources"]
+    bucket = resources["InputLogsBucket"]
+    [configuration] = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert configuration == {"Event": "s3:ObjectCreated:*", "Function": {"Fn::GetAtt": ["SplitLogUpload", "Arn"]}}
+    permission = resources["SplitLogUploadS3InvokePermission"]["Properties"]
+    assert permission["Principal"] == "s3.amazonaws.com"
+    assert bucket["DependsOn"] == ["SplitLogUploadS3InvokePermission"]
+    assert "Metadata" not in template[1]
 
 
 def test_functions_get_their_generated_scoped_policies(template):
