@@ -299,6 +299,13 @@ class EventRunner:
                 log.exception("delivery loop failed; retrying in 1 s")
                 self.stopping.wait(1)
 
+    def drain(self, max_rounds: int = 100_000) -> int:
+        """Deliver in this thread until a whole round finds nothing (tests and benchmarks). Returns rounds."""
+        for rounds in range(1, max_rounds + 1):
+            if not any([step() for step in self.loops]):
+                return rounds
+        raise RuntimeError(f"still delivering after {max_rounds} rounds")
+
     def start(self) -> "EventRunner":
         for step in self.loops:
             thread = threading.Thread(target=self._run, args=(step,), daemon=True)

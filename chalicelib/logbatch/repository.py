@@ -7,6 +7,7 @@ LogBatchesTable holds, under the run's id (`<source key>@<ETag>`):
   never be counted twice, and a batch's counts land in one update per run.
 and, under `LATEST#<source key>`, the id of the key's newest run.
 """
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -76,12 +77,12 @@ class RunTracker:
         params: dict[str, Any] = {
             "TableName": self.table_name, "Key": self._key(run_id), "UpdateExpression": expression,
             "ExpressionAttributeValues": {f":{k}": v for k, v in to_item(values).items()},
-            "ExpressionAttributeNames": {"#status": "status"}, "ReturnValues": "ALL_NEW",
+            # Every attribute is written #name: many (status, processed, ttl, ...) are reserved words.
+            "ExpressionAttributeNames": {f"#{n}": n for n in re.findall(r"#(\w+)", f"{expression} {condition}")},
+            "ReturnValues": "ALL_NEW",
         }
         if condition:
             params["ConditionExpression"] = condition
-        if "#status" not in expression and "#status" not in (condition or ""):
-            del params["ExpressionAttributeNames"]
         if not params["ExpressionAttributeValues"]:
             del params["ExpressionAttributeValues"]
         try:
@@ -123,28 +124,28 @@ class RunTracker:
     def take_over(self, run_id: str, expected_token: str | None, token: str, lease_seconds: int) -> dict | None:
         """Become the splitter: with the handed-over token, or because the owner's lease ran out."""
         now = self.now()
-        condition = "#status = :splitting AND (lease_until < :now"
-        condition += " OR split_token = :expected)" if expected_token else ")"
+        condition = "#status = :splitting AND (#lease_until < :now"
+        condition += " OR #split_token = :expected)" if expected_token else ")"
         values = {"splitting": "splitting", "now": int(now), "token": token, "until": int(now + lease_seconds)}
         if expected_token:
             values["expected"] = expected_token
-        return self._update(run_id, "SET split_token = :token, lease_until = :until", condition, **values)
+        return self._update(run_id, "SET #split_token = :token, #lease_until = :until", condition, **values)
 
     def checkpoint(self, run_id: str, token: str, offset: int, line: int, blank_lines: int, lease_seconds: int,
                    next_token: str | None = None) -> None:
         """Record how far splitting got (and renew the lease, or hand it to `next_token`)."""
         saved = self._update(
-            run_id, "SET checkpoint_offset = :offset, checkpoint_line = :line, blank_lines = :blank, "
-                    "lease_until = :until, split_token = :next",
-            "split_token = :token", offset=offset, line=line, blank=blank_lines, token=token,
+            run_id, "SET #checkpoint_offset = :offset, #checkpoint_line = :line, #blank_lines = :blank, "
+                    "#lease_until = :until, #split_token = :next",
+            "#split_token = :token", offset=offset, line=line, blank=blank_lines, token=token,
             until=int(self.now() + lease_seconds), next=next_token or token)
         if saved is None:
             raise LeaseLost(run_id)
 
     def finish_split(self, run_id: str, token: str, total_lines: int, blank_lines: int) -> dict:
         finished = self._update(
-            run_id, "SET total_lines = :total, blank_lines = :blank, #status = :processing REMOVE lease_until",
-            "split_token = :token AND #status = :splitting", total=total_lines, blank=blank_lines,
+            run_id, "SET #total_lines = :total, #blank_lines = :blank, #status = :processing REMOVE #lease_until",
+            "#split_token = :token AND #status = :splitting", total=total_lines, blank=blank_lines,
             token=token, processing="processing", splitting="splitting")
         if finished is None:
             raise LeaseLost(run_id)
@@ -205,13 +206,13 @@ class RunTracker:
         """Mark a fully processed run completed and take the right to write its report; None if not due/taken."""
         now = self.now()
         return self._update(
-            run_id, "SET #status = :completed, completed_at = if_not_exists(completed_at, :iso), "
-                    "report_lease_until = :until",
-            "attribute_exists(total_lines) AND processed >= total_lines AND attribute_not_exists(report_written) "
-            "AND (attribute_not_exists(report_lease_until) OR report_lease_until < :now)",
+            run_id, "SET #status = :completed, #completed_at = if_not_exists(#completed_at, :iso), "
+                    "#report_lease_until = :until",
+            "attribute_exists(#total_lines) AND #processed >= #total_lines AND attribute_not_exists(#report_written) "
+            "AND (attribute_not_exists(#report_lease_until) OR #report_lease_until < :now)",
             completed="completed", iso=iso_from_epoch(now),
             until=int(now + lease_seconds), now=int(now))
 
     def report_written(self, run_id: str, report_key: str) -> None:
-        self._update(run_id, "SET report_written = :yes, report_key = :key REMOVE report_lease_until",
+        self._update(run_id, "SET #report_written = :yes, #report_key = :key REMOVE #report_lease_until",
                      yes=True, key=report_key)

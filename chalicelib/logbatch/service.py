@@ -162,7 +162,12 @@ class LogSplitter:
         params = {"Bucket": run["bucket"], "Key": run["key"], "IfMatch": f'"{run["etag"]}"'}
         if offset and not compressed:
             params["Range"] = f"bytes={offset}-"
-        body = s3.get_object(**params)["Body"]
+        try:
+            body = s3.get_object(**params)["Body"]
+        except s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] == "InvalidRange":
+                return iter(())  # resumed exactly at the end of the file
+            raise
         chunks = body.iter_chunks(CHUNK_BYTES)
         if compressed:  # offsets count decompressed bytes; a resumed run decompresses up to them again
             return skip_bytes(gunzip(chunks), offset)
@@ -225,6 +230,20 @@ class LogWorker:
         self.tracker = tracker
         self.completion = completion
 
+    @staticmethod
+    def _prepare(message: messages.LogMessage, processed_at: str) -> tuple[list[dict], MessageCounts]:
+        count = MessageCounts(message.run_id, message.first_line)
+        rows = []
+        for line in message.lines:
+            record, parsed = line_record(message, line, processed_at)
+            rows.append(record)
+            count.processed += 1
+            count.unparsed += parsed.format == "unparsed"
+            count.truncated += bool(record.get("truncated"))
+            count.levels[parsed.level or "NONE"] += 1
+            count.statuses[status_class(parsed.status_code)] += 1
+        return rows, count
+
     def process(self, received: list[tuple[str, str]]) -> list[str]:
         """Store and count a batch of queued messages; return the ids of those that failed."""
         failed: list[str] = []
@@ -239,20 +258,16 @@ class LogWorker:
         rows: dict[str, list[dict]] = {}
         counts: dict[str, MessageCounts] = {}
         for message_id, message in decoded.items():
-            count = MessageCounts(message.run_id, message.first_line)
-            rows[message_id] = []
-            for line in message.lines:
-                record, parsed = line_record(message, line, processed_at)
-                rows[message_id].append(record)
-                count.processed += 1
-                count.unparsed += parsed.format == "unparsed"
-                count.truncated += bool(record.get("truncated"))
-                count.levels[parsed.level or "NONE"] += 1
-                count.statuses[status_class(parsed.status_code)] += 1
-            counts[message_id] = count
-        unwritten = {row["id"] for row in self.records.put_all([r for rs in rows.values() for r in rs])}
-        stored = [m for m in decoded if not any(r["id"] in unwritten for r in rows[m])]
-        failed += [m for m in decoded if m not in stored]
+            try:
+                rows[message_id], counts[message_id] = self._prepare(message, processed_at)
+            except Exception:
+                logger.exception("log message could not be processed", message_id=message_id)
+                failed.append(message_id)
+        # A message delivered twice in one batch gives the same ids: write each item once.
+        unique = {row["id"]: row for message_rows in rows.values() for row in message_rows}
+        unwritten = {row["id"] for row in self.records.put_all(list(unique.values()))}
+        stored = [m for m in rows if not any(r["id"] in unwritten for r in rows[m])]
+        failed += [m for m in rows if m not in stored]
         try:
             self.tracker.count([counts[m] for m in stored])
         except Exception:

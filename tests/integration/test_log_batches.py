@@ -1,0 +1,282 @@
+"""The log batch flow against moto: upload → splitter → queue → worker → counts → one report."""
+import gzip
+import json
+import threading
+import uuid
+
+import boto3
+import pytest
+
+from chalicelib import aws
+from chalicelib.logbatch import service as logbatch
+from local_runtime.runner import EventRunner
+from tests.events import sqs_event, sqs_record
+from tests.logfiles import ACCESS_LINES, APP_LINES, ERROR_LINES, JSON_LINES
+
+INPUT, OUTPUT = "input-logs", "processed-data"
+
+
+@pytest.fixture
+def runner(app, aws_resources):
+    return EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None,
+                       s3_retry_delay=0).setup()
+
+
+@pytest.fixture
+def api_calls(aws_resources):
+    """(service, operation, params) of every call made through chalicelib.aws clients."""
+    calls = []
+
+    def record(params, model, **_):
+        calls.append((model.service_model.endpoint_prefix, model.name, dict(params)))
+    for service in ("s3", "sqs", "dynamodb"):
+        aws.client(service).meta.events.register("provide-client-params.*.*", record)
+    return calls
+
+
+def upload(key, body: bytes | str):
+    boto3.client("s3").put_object(Bucket=INPUT, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+
+def report(key):
+    return json.loads(boto3.client("s3").get_object(Bucket=OUTPUT, Key=key)["Body"].read())
+
+
+def records_of(batch_id):
+    items = boto3.client("dynamodb").scan(TableName="ProcessedLogsTable")["Items"]
+    return sorted((i for i in items if i["batch_id"]["S"] == batch_id), key=lambda i: int(i["line"]["N"]))
+
+
+def queue_url(name):
+    return boto3.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def report_puts(calls):
+    return [p for s, op, p in calls if op == "PutObject" and p["Bucket"] == OUTPUT]
+
+
+DIRTY = ("\ufeff" + APP_LINES[0] + "\r\n"        # BOM, CRLF
+         + "\r\n   \n"                          # blank lines (counted, not sent)
+         + JSON_LINES[0] + "\n"
+         + ACCESS_LINES[0] + "\n" + ERROR_LINES[0] + "\n"
+         + "bad \x00 nul and \x1b[31m escape\n"  # characters SQS refuses
+         + APP_LINES[3]).encode() + b"\n\xff\xfe broken utf-8 \xc3\n" + APP_LINES[4].encode()  # no final newline
+
+
+def test_a_dirty_upload_is_split_processed_and_reported_with_exact_counts(runner):
+    upload("app.log", DIRTY)
+    runner.drain()
+    content = report("relatorio_app.log.json")
+    assert content["status"] == "Completo"
+    assert (content["total_items"], content["processed_items"], content["blank_lines"]) == (8, 8, 2)
+    assert content["unparsed_items"] == 2
+    assert content["by_level"] == {"ERROR": 3, "INFO": 3, "NONE": 2}
+    assert content["by_status"] == {"2xx": 2, "5xx": 1, "none": 5}
+    assert content["source"] == "s3://input-logs/app.log" and content["batch_id"] == "app.log"
+    assert content["duration_seconds"] >= 0
+    rows = records_of("app.log")
+    assert [int(r["line"]["N"]) for r in rows] == [1, 4, 5, 6, 7, 8, 9, 10]
+    assert rows[0]["raw"]["S"] == APP_LINES[0]  # BOM and CR gone
+    assert rows[0]["timestamp"]["S"] == "2026-11-20T10:00:01Z" and rows[0]["component"]["S"] == "AuthService"
+    assert rows[4]["raw"]["S"] == "bad \x00 nul and \x1b[31m escape"  # NUL and ESC survive the queue
+    assert "\ufffd" in rows[6]["raw"]["S"]  # invalid UTF-8 replaced, not fatal
+    assert rows[2]["status_code"]["N"] == "200" and rows[2]["method"]["S"] == "GET"
+
+
+def test_a_url_encoded_key_in_a_folder_keeps_its_prefix_in_the_report(runner):
+    upload("2026/11/web access+log.txt", "\n".join(ACCESS_LINES) + "\n")
+    runner.drain()
+    content = report("2026/11/relatorio_web access+log.txt.json")
+    assert content["batch_id"] == "2026/11/web access+log.txt" and content["processed_items"] == 2
+
+
+def test_a_duplicated_s3_event_does_nothing_new(runner, api_calls):
+    upload("dup.txt", "\n".join(APP_LINES))
+    runner.drain()
+    etag = boto3.client("s3").head_object(Bucket=INPUT, Key="dup.txt")["ETag"]
+    sends_before = sum(op == "SendMessageBatch" for _, op, _ in api_calls)
+    assert logbatch.log_splitter().on_upload(INPUT, "dup.txt", etag) == "duplicate"
+    runner.drain()
+    assert sum(op == "SendMessageBatch" for _, op, _ in api_calls) == sends_before
+    assert len(records_of("dup.txt")) == 5
+    assert len(report_puts(api_calls)) == 1
+
+
+def test_a_changed_file_under_the_same_key_is_a_new_run_with_a_new_report(runner, client):
+    upload("same.txt", "\n".join(APP_LINES))
+    runner.drain()
+    first = report("relatorio_same.txt.json")
+    upload("same.txt", "\n".join(APP_LINES[:2]))
+    runner.drain()
+    second = report("relatorio_same.txt.json")
+    assert (first["total_items"], second["total_items"]) == (5, 2)
+    assert first["run_id"] != second["run_id"]
+    status = json.loads(client.http.get("/log-batches?key=same.txt").body)
+    assert status["run_id"] == second["run_id"] and status["report"]["content"]["total_items"] == 2
+
+
+def test_an_empty_file_still_gets_a_report(runner):
+    upload("empty.jsonl", b"")
+    runner.drain()
+    content = report("relatorio_empty.jsonl.json")
+    assert (content["total_items"], content["processed_items"]) == (0, 0)
+
+
+def test_other_files_are_ignored(runner, api_calls):
+    upload("picture.png", b"\x89PNG")
+    runner.drain()
+    assert not any(op == "SendMessageBatch" for _, op, _ in api_calls)
+    assert boto3.client("dynamodb").scan(TableName="LogBatchesTable")["Count"] == 0
+
+
+def test_gzip_uploads_are_decompressed_while_streaming(runner):
+    upload("archive/app.log.gz", gzip.compress(("\n".join(APP_LINES * 3) + "\n").encode()))
+    runner.drain()
+    assert report("archive/relatorio_app.log.gz.json")["processed_items"] == 15
+
+
+@pytest.mark.parametrize("lines_per_message", [1, 4])
+def test_a_tiny_time_budget_hands_over_to_continuations_without_losing_or_repeating_a_line(
+        runner, api_calls, monkeypatch, lines_per_message):
+    monkeypatch.setenv("LOG_SPLIT_TIME_BUDGET_SECONDS", "0")
+    monkeypatch.setenv("LOG_LINES_PER_MESSAGE", str(lines_per_message))
+    logbatch.reset()
+    lines = [f"2026-11-20 10:00:{i % 60:02d} INFO [Svc] line {i}" for i in range(1, 24)]
+    upload("slow/big.txt", "\n".join(lines[:10]) + "\n\n" + "\n".join(lines[10:]) + "\n")
+    runner.drain()
+    sent = [json.loads(e["MessageBody"]) for s, op, p in api_calls if op == "SendMessageBatch"
+            and p["QueueUrl"].endswith("/log-processing-queue") for e in p["Entries"]]
+    numbers = [line["number"] for message in sent for line in message["lines"]]
+    assert numbers == list(range(1, 11)) + list(range(12, 25))  # line 11 is blank
+    handovers = [p for s, op, p in api_calls if op == "SendMessage" and p["QueueUrl"].endswith("/log-split-queue")]
+    assert len(handovers) >= 5
+    content = report("slow/relatorio_big.txt.json")
+    assert (content["total_items"], content["processed_items"], content["blank_lines"]) == (23, 23, 1)
+
+
+def test_failed_entries_of_a_batch_send_are_retried_until_sent(runner, api_calls):
+    sqs = aws.client("sqs")
+    state = {"dropped": None}
+
+    def drop_one(params, **_):
+        if state["dropped"] is None and len(params["Entries"]) > 3:  # SQS "fails" the fourth entry
+            state["dropped"] = params["Entries"][3]
+            params["Entries"] = [e for e in params["Entries"] if e is not state["dropped"]]
+
+    def report_failed(parsed, **_):
+        if state["dropped"] is not None and not state.get("reported"):
+            state["reported"] = True
+            parsed.setdefault("Failed", []).append({"Id": state["dropped"]["Id"], "SenderFault": False,
+                                                    "Code": "InternalError", "Message": "injected"})
+    sqs.meta.events.register_first("provide-client-params.sqs.SendMessageBatch", drop_one)
+    sqs.meta.events.register("after-call.sqs.SendMessageBatch", report_failed)
+    upload("retry.txt", "\n".join(APP_LINES * 2))
+    runner.drain()
+    assert state["reported"]
+    assert report("relatorio_retry.txt.json")["processed_items"] == 10
+    assert len(records_of("retry.txt")) == 10
+
+
+def worker_event(*bodies, ids=None):
+    ids = ids or [str(uuid.uuid4()) for _ in bodies]
+    return sqs_event(*(sqs_record(b, "log-processing-queue", i) for b, i in zip(bodies, ids)))
+
+
+def start_run(key, lines):
+    """A run whose splitting is done, without queueing its lines (the test delivers them itself)."""
+    tracker = logbatch._tracker()
+    run = {"run_id": f"{key}@etag", "batch_id": key, "bucket": INPUT, "key": key, "etag": "etag",
+           "started_at": "2026-11-20T10:00:00.000Z"}
+    tracker.start(run, "t", 60)
+    tracker.finish_split(run["run_id"], "t", len(lines), 0)
+    return run["run_id"]
+
+
+def line_message(run_id, key, number, text):
+    return json.dumps({"run_id": run_id, "batch_id": key, "lines": [{"number": number, "text": text}]})
+
+
+def test_duplicate_and_out_of_order_deliveries_count_each_line_once(client, api_calls):
+    run_id = start_run("dups.txt", APP_LINES)
+    bodies = [line_message(run_id, "dups.txt", n, t) for n, t in enumerate(APP_LINES, 1)]
+    invoke = lambda *b: client.lambda_.invoke("process_log_lines", worker_event(*b)).payload  # noqa: E731
+    assert invoke(bodies[4], bodies[2], bodies[2]) == {"batchItemFailures": []}  # same message twice in a batch
+    invoke(bodies[2], bodies[0])                                                  # redelivered later
+    invoke(bodies[3], bodies[1], bodies[4])
+    invoke(*bodies)                                                               # everything again
+    content = report("relatorio_dups.txt.json")
+    assert (content["total_items"], content["processed_items"]) == (5, 5)
+    assert content["by_level"] == {"DEBUG": 1, "ERROR": 1, "INFO": 2, "WARN": 1}
+    assert len(records_of("dups.txt")) == 5
+    assert len(report_puts(api_calls)) == 1
+    counter_updates = [p for s, op, p in api_calls if op == "TransactWriteItems"]
+    assert all(sum("Update" in item for item in p["TransactItems"]) == 1 for p in counter_updates)
+
+
+def test_a_malformed_message_fails_alone_and_the_rest_are_stored(client):
+    run_id = start_run("mixed.txt", APP_LINES[:2])
+    result = client.lambda_.invoke("process_log_lines", worker_event(
+        line_message(run_id, "mixed.txt", 1, APP_LINES[0]), "not json", line_message(run_id, "mixed.txt", 2, "x"),
+        ids=["a", "bad", "c"])).payload
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert report("relatorio_mixed.txt.json")["processed_items"] == 2
+
+
+def test_two_workers_finishing_together_write_the_report_once(client, api_calls):
+    run_id = start_run("race.txt", APP_LINES[:2])
+    barrier = threading.Barrier(2)
+    tracker = logbatch._tracker()
+    count, claim = tracker.count, tracker.claim_report
+    atomic = threading.Lock()  # DynamoDB applies a conditional write atomically; moto's in-process backend does not
+
+    def count_then_wait(*args, **kwargs):
+        result = count(*args, **kwargs)
+        barrier.wait(5)  # both workers have counted: both will see processed == total
+        return result
+
+    def claim_atomically(*args, **kwargs):
+        with atomic:
+            return claim(*args, **kwargs)
+    tracker.count, tracker.claim_report = count_then_wait, claim_atomically
+    claims = []
+    tracker.claim_report = lambda *a, **k: claims.append(claim_atomically(*a, **k)) or claims[-1]
+    bodies = [line_message(run_id, "race.txt", n, t) for n, t in enumerate(APP_LINES[:2], 1)]
+    threads = [threading.Thread(target=client.lambda_.invoke, args=("process_log_lines", worker_event(b)))
+               for b in bodies]
+    [t.start() for t in threads]
+    [t.join(10) for t in threads]
+    assert report("relatorio_race.txt.json")["processed_items"] == 2
+    assert len(claims) == 2 and sum(c is not None for c in claims) == 1  # both tried, one won
+    assert len(report_puts(api_calls)) == 1
+
+
+def test_a_poison_line_goes_to_the_dlq_and_a_redrive_completes_the_batch(runner, monkeypatch):
+    sqs = boto3.client("sqs")
+    sqs.set_queue_attributes(QueueUrl=queue_url("log-processing-queue"), Attributes={"VisibilityTimeout": "0"})
+    original = logbatch.line_record
+    monkeypatch.setattr(logbatch, "line_record", lambda m, line, at: (_ for _ in ()).throw(RuntimeError("flaky"))
+                        if "POISON" in line.text else original(m, line, at))
+    upload("poison.txt", "\n".join(APP_LINES[:3] + ["2026-11-20 10:00:09 INFO [X] POISON"]))
+    runner.drain()
+    dlq = queue_url("log-processing-queue-dlq")
+    assert int(sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+               ["Attributes"]["ApproximateNumberOfMessages"]) == 1
+    status = logbatch.log_batch_status("poison.txt")
+    assert (status["status"], status["processed_items"], status["total_items"]) == ("processing", 3, 4)
+
+    monkeypatch.setattr(logbatch, "line_record", original)  # the fault is fixed; redrive the DLQ
+    for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]:
+        sqs.send_message(QueueUrl=queue_url("log-processing-queue"), MessageBody=message["Body"])
+        sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+    runner.drain()
+    assert report("relatorio_poison.txt.json")["processed_items"] == 4
+
+
+def test_status_endpoint_shows_progress_and_rejects_unknown_or_missing_keys(runner, client):
+    upload("watch.txt", "\n".join(APP_LINES))
+    runner.drain()
+    status = json.loads(client.http.get("/log-batches?key=watch.txt").body)
+    assert (status["status"], status["progress"], status["total_items"]) == ("completed", 1.0, 5)
+    assert status["report"]["key"] == "relatorio_watch.txt.json"
+    assert client.http.get("/log-batches?key=nope.txt").status_code == 404
+    assert client.http.get("/log-batches").status_code == 400
