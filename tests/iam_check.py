@@ -4,6 +4,7 @@ A small evaluator, enough for the Allow-only, action-and-resource policies
 infra/iam.py writes: an action is allowed when some statement names it (glob)
 and one of that statement's resources matches the call's ARN (glob).
 """
+import threading
 from fnmatch import fnmatchcase
 from urllib.parse import urlparse
 
@@ -21,11 +22,17 @@ def call_targets(service: str, operation: str, params: dict) -> list[tuple[str, 
         return [(action, f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}")]
     if service == "sqs":
         name = params.get("QueueName") or urlparse(params["QueueUrl"]).path.rstrip("/").rsplit("/", 1)[-1]
-        return [(f"sqs:{operation}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}")]
+        # SQS authorises a batch call with its single-message action.
+        action = operation.removesuffix("Batch") if operation.endswith("MessageBatch") or \
+            operation == "ChangeMessageVisibilityBatch" else operation
+        return [(f"sqs:{action}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}")]
     if service == "dynamodb":
+        if "TransactItems" in params:  # IAM checks each item's own action (there is no TransactWriteItems action)
+            actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                       "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+            return [(f"dynamodb:{actions[kind]}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{body['TableName']}")
+                    for item in params["TransactItems"] for kind, body in item.items()]
         tables = list(params.get("RequestItems", {})) or [params["TableName"]]
-        if "TransactItems" in params:
-            tables = [next(iter(i.values()))["TableName"] for i in params["TransactItems"]]
         suffix = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
         return [(f"dynamodb:{operation}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}{suffix}") for t in tables]
     if service == "sns":
@@ -44,10 +51,28 @@ def allowed(policy: dict, action: str, arn: str) -> bool:
 
 
 class CallRecorder:
-    """Records every API call made through chalicelib.aws clients."""
+    """Records every API call made through chalicelib.aws clients, with the function that made it."""
 
     def __init__(self):
         self.calls: list[tuple[str, str, dict]] = []
+        self.by_function: dict[str, list[tuple[str, str, dict]]] = {}
+        self._current = threading.local()
+
+    def attribute(self, app) -> "CallRecorder":
+        """Tag calls with the event handler they come from; anything else is the REST API's function."""
+        for name, handler in list(app.handler_map.items()):
+            def tagged(event, context, _handler=handler, _name=name):
+                self._current.name = _name
+                try:
+                    return _handler(event, context)
+                finally:
+                    self._current.name = None
+            app.handler_map[name] = tagged
+        return self
+
+    def denied_by_function(self, policy_for) -> list[str]:
+        return [f"{function}: {line}" for function, calls in self.by_function.items()
+                for line in _denied(calls, policy_for(function))]
 
     def attach(self, services=("sqs", "dynamodb", "s3", "sns")):
         from chalicelib import aws
@@ -56,11 +81,17 @@ class CallRecorder:
         return self
 
     def _record(self, params, model, **_):
-        self.calls.append((model.service_model.endpoint_prefix if model.service_model.endpoint_prefix != "email"
-                           else "ses", model.name, dict(params)))
+        call = (model.service_model.endpoint_prefix, model.name, dict(params))
+        self.calls.append(call)
+        function = getattr(self._current, "name", None) or "api_handler"
+        self.by_function.setdefault(function, []).append(call)
 
     def denied(self, policy: dict) -> list[str]:
-        return [f"{action} on {arn}"
-                for service, operation, params in self.calls
-                for action, arn in call_targets(service, operation, params)
-                if not allowed(policy, action, arn)]
+        return _denied(self.calls, policy)
+
+
+def _denied(calls, policy: dict) -> list[str]:
+    return [f"{action} on {arn}"
+            for service, operation, params in calls
+            for action, arn in call_targets(service, operation, params)
+            if not allowed(policy, action, arn)]

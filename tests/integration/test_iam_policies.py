@@ -52,3 +52,24 @@ def test_policies_deny_what_a_function_does_not_need(stage):
     worker = policy(stage, "process_product_queue")
     assert allowed(worker, "sqs:ReceiveMessage", "arn:aws:sqs:us-east-1:123456789012:product-queue")
     assert not allowed(worker, "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:product-queue")
+
+
+def test_log_batch_policies_suffice_for_the_whole_flow(app, client, stage, monkeypatch):
+    import boto3
+
+    from chalicelib.logbatch import service as logbatch
+    from local_runtime.runner import EventRunner
+    monkeypatch.setenv("LOG_SPLIT_TIME_BUDGET_SECONDS", "0")  # exercise the continuation function too
+    logbatch.reset()
+    recorder = CallRecorder().attach()
+    runner = EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None).setup()
+    recorder.attribute(app)
+    try:
+        boto3.client("s3").put_object(Bucket="input-logs", Key="iam/app.log",
+                                      Body=b"2026-01-01 00:00:00 INFO [A] one\n\n2026-01-01 00:00:01 WARN [B] two\n")
+        runner.drain()
+        client.http.get("/log-batches?key=iam/app.log")
+    finally:
+        stage.load_app()  # undo the tagging wrappers
+    assert {"split_log_upload", "continue_log_split", "process_log_lines", "api_handler"} <= set(recorder.by_function)
+    assert recorder.denied_by_function(lambda function: policy(stage, function)) == []
