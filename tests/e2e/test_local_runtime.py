@@ -50,3 +50,44 @@ def test_ctrl_c_stops_every_process_and_frees_the_ports():
     leftover = subprocess.run(["pgrep", "-f", f"-p {system.emulator_port}|--port {system.api_port}"],
                               capture_output=True, text=True).stdout
     assert leftover == "", leftover
+
+
+def test_an_uploaded_log_file_is_reported_with_the_right_counts(local_system):
+    from tests.logfiles import generated_lines
+    lines = generated_lines(120)
+    body = "\n".join(lines[:60]) + "\n\n" + "\n".join(lines[60:]) + "\n"
+    local_system.client("s3").put_object(Bucket="input-logs", Key="e2e/run 1.log", Body=body.encode())
+
+    s3 = local_system.client("s3")
+
+    def report():
+        try:
+            obj = s3.get_object(Bucket="processed-data", Key="e2e/relatorio_run 1.log.json")
+        except s3.exceptions.NoSuchKey:
+            return None
+        return json.loads(obj["Body"].read())
+    content = wait_until(report, timeout=60, what="the log report")
+    assert (content["total_items"], content["processed_items"], content["blank_lines"]) == (120, 120, 1)
+    assert content["unparsed_items"] == sum(line == "free text that no parser knows" for line in lines)
+    status = requests.get(f"{local_system.api}/log-batches", params={"key": "e2e/run 1.log"}, timeout=5).json()
+    assert status["status"] == "completed" and status["report"]["content"] == content
+
+
+def test_the_printed_aws_cli_examples_work_as_printed(local_system):
+    import os
+    import shlex
+    import sys
+    from pathlib import Path
+
+    from tests.e2e.conftest import PROJECT_DIR
+    commands = [line.strip() for line in local_system.output if line.strip().startswith("aws --endpoint-url")]
+    upload, read = [c for c in commands if "input-logs" in c or "processed-data" in c]
+    if not (PROJECT_DIR / shlex.split(upload)[5]).exists():
+        pytest.skip("the shared sample the example uploads is not beside the project")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+           "AWS_DEFAULT_REGION": "us-east-1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    subprocess.run(shlex.split(upload), cwd=PROJECT_DIR, env=env, check=True, capture_output=True)
+    printed = wait_until(lambda: (r := subprocess.run(shlex.split(read), cwd=PROJECT_DIR, env=env,
+                                                      capture_output=True, text=True)).returncode == 0 and r.stdout,
+                         timeout=60, what="the sample's report")
+    assert json.loads(printed)["processed_items"] == 30
