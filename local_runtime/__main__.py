@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     runner = None
     try:
         say(f"starting the AWS emulator on {emulator} (log: build/local/emulator.log)")
-        moto = processes.start([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(emulator_port)],
+        moto = processes.start([sys.executable, "-m", "local_runtime.emulator", "-H", HOST, "-p", str(emulator_port)],
                                dict(os.environ), log_path=str(log_dir / "emulator.log"))
         children.append(moto)
         processes.wait_for_port(HOST, emulator_port, moto)

@@ -87,7 +87,7 @@ def failed_message_ids(result: Any, message_ids: list[str]) -> set[str]:
 
 class EventRunner:
     def __init__(self, app, session, *, timeouts: dict[str, int] | None = None, memory: dict[str, int] | None = None,
-                 concurrency: int = 4, pollers_per_source: int = 2, wait_seconds: int = 1,
+                 concurrency: int = 4, pollers_per_source: int | None = None, wait_seconds: int = 1,
                  s3_attempts: int = 3, s3_retry_delay: int = 2, report: Callable[[str], None] | None = None):
         self.app = app
         self.session = session
@@ -96,7 +96,8 @@ class EventRunner:
         self.timeouts = timeouts or {}
         self.memory = memory or {}
         self.slots = threading.BoundedSemaphore(concurrency)
-        self.pollers_per_source = pollers_per_source
+        # As many pollers per source as handlers may run at once, as Lambda scales its pollers.
+        self.pollers_per_source = pollers_per_source or concurrency
         self.wait_seconds = wait_seconds
         self.s3_attempts = s3_attempts
         self.s3_retry_delay = s3_retry_delay

@@ -1,0 +1,113 @@
+"""The embedded AWS emulator: moto in server mode, with two fixes that make it usable for this app.
+
+Run as `python -m local_runtime.emulator -H 127.0.0.1 -p PORT` (moto.server's own arguments).
+
+1. DynamoDB TransactWriteItems: moto deep-copies every table a transaction
+   touches, once per item, to be able to roll back. The log worker's
+   transactions touch a table that holds one marker per message, so each
+   transaction got slower as a batch went on (quadratic). Here conditions are
+   checked first and the writes applied after, with only the touched items
+   kept for a rollback: the same all-or-nothing result.
+2. Atomic writes: moto's server threads can interleave a conditional write's
+   check with another write to the same item; DynamoDB cannot. Writes here
+   take one lock, so conditional writes behave as on AWS (two workers racing
+   to claim a report: exactly one wins).
+It also reads the clock with time.time(): moto's datetime-based clock is most
+of the cost of scanning a queue's messages on every SQS call.
+"""
+import copy
+import sys
+import threading
+import time
+from functools import wraps
+
+WRITE_LOCK = threading.RLock()
+
+
+def _locked(method):
+    @wraps(method)
+    def wrapper(*args, **kwargs):
+        with WRITE_LOCK:
+            return method(*args, **kwargs)
+    return wrapper
+
+
+def _transact_write_items(self, transact_items):
+    from moto.dynamodb.exceptions import (ConditionalCheckFailed, MultipleTransactionsException,
+                                          TooManyTransactionsException, TransactionCanceledException,
+                                          TransactWriteSingleOpException)
+    from moto.dynamodb.comparisons import get_filter_expression as condition_of
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    targets, errors, plan = set(), [], []
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(item.items()))
+        table_name = op["TableName"]
+        table = self.get_table(table_name)
+        if op_type == "Put":
+            key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = op["Item"][table.range_key_attr]
+        else:
+            key = op["Key"]
+        target = (table_name, str(dict(sorted(key.items()))))
+        if target in targets:
+            raise MultipleTransactionsException()
+        targets.add(target)
+        current = self.get_item(table_name, key)
+        condition = op.get("ConditionExpression")
+        if condition is not None:
+            check = condition_of(condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues"))
+            if not check.expr(current):
+                original = current.to_json()["Attributes"] if current and \
+                    op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None
+                errors.append(("ConditionalCheckFailed", str(ConditionalCheckFailed().message), original))
+                continue
+        errors.append((None, None, None))
+        plan.append((op_type, op, table_name, key, copy.deepcopy(current)))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+    applied = []
+    try:
+        for op_type, op, table_name, key, before in plan:
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], expression_attribute_names=names,
+                              expression_attribute_values=values)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key)
+            elif op_type == "Update":
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                 expression_attribute_names=names, expression_attribute_values=values)
+            applied.append((table_name, key, before))
+    except Exception:
+        for table_name, key, before in reversed(applied):  # all or nothing
+            if before is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, before.to_json()["Attributes"])
+        raise
+
+
+def patch_moto() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    import moto.sqs.models as sqs_models
+
+    for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
+        setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
+    DynamoDBBackend.transact_write_items = _locked(_transact_write_items)
+    original_millis = sqs_models.unix_time_millis
+    sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else original_millis(dt)
+
+
+def main(argv: list[str]) -> None:
+    patch_moto()
+    from moto.server import main as moto_main
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
