@@ -56,9 +56,10 @@ def banner(stage: Stage, api: str, emulator: str) -> str:
         lines += [
             "",
             "3) Upload a log file, then read its report:",
-            f"  aws --endpoint-url {emulator} s3 cp ../shared/samples/logs-example.txt s3://{example_bucket}/",
+            f"  aws --endpoint-url {emulator} s3 cp examples/app.log s3://{example_bucket}/demo/app.log",
+            f"  curl -s '{api}/log-batches?key=demo/app.log'",
             f"  aws --endpoint-url {emulator} s3 cp s3://{env['PROCESSED_DATA_BUCKET_NAME']}/"
-            "relatorio_logs-example.txt.json -",
+            "demo/relatorio_app.log.json -",
         ]
     lines += ["", "Every delivered event is logged below. Ctrl-C stops everything.", ""]
     return "\n".join(lines)

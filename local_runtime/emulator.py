@@ -12,8 +12,14 @@ Run as `python -m local_runtime.emulator -H 127.0.0.1 -p PORT` (moto.server's ow
    check with another write to the same item; DynamoDB cannot. Writes here
    take one lock, so conditional writes behave as on AWS (two workers racing
    to claim a report: exactly one wins).
-It also reads the clock with time.time(): moto's datetime-based clock is most
-of the cost of scanning a queue's messages on every SQS call.
+3. SQS cost per call: moto recomputes a queue's approximate message counts
+   (a scan of every message) whenever it reads the queue's attributes, which
+   it does on every send and for every message it receives. Counts are
+   cached for half a second here (SQS's own counts are approximate and lag),
+   and the clock is read with time.time() instead of moto's datetime math.
+4. Per request, moto's dispatcher lists its own package directory (under a
+   global lock) to route the call, and werkzeug logs a line: the listing is
+   done once here, and request logging is off.
 """
 import copy
 import sys
@@ -92,13 +98,43 @@ def _transact_write_items(self, transact_items):
         raise
 
 
+COUNT_CACHE_SECONDS = 0.5
+
+
+def _cached_count(count):
+    def getter(queue):
+        cache = queue.__dict__.setdefault("_local_runtime_counts", {})
+        now = time.monotonic()
+        hit = cache.get(count.__name__)
+        if hit is None or now - hit[0] > COUNT_CACHE_SECONDS:
+            hit = cache[count.__name__] = (now, count(queue))
+        return hit[1]
+    return property(getter)
+
+
+def _retained(self, queue_name, message):
+    retention = self.get_queue(queue_name).message_retention_period
+    return int(retention) + message.sent_timestamp / 1000 > time.time()
+
+
 def patch_moto() -> None:
-    from moto.dynamodb.models import DynamoDBBackend
+    import logging
+
+    import moto.backends
     import moto.sqs.models as sqs_models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    modules = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: modules
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
         setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
     DynamoDBBackend.transact_write_items = _locked(_transact_write_items)
+    for name in ("approximate_number_of_messages", "approximate_number_of_messages_not_visible",
+                 "approximate_number_of_messages_delayed"):
+        setattr(sqs_models.Queue, name, _cached_count(getattr(sqs_models.Queue, name).fget))
+    sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _retained
     original_millis = sqs_models.unix_time_millis
     sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else original_millis(dt)
 
