@@ -108,6 +108,18 @@ def end_to_end(args) -> dict:
         runner.setup()
         runner.sqs.meta.events.register("before-call.*.*", count_call)  # the poller's calls are billed too
         runner.sqs.meta.events.register("after-call.*.*", time_call)
+        deliveries = Counter()
+
+        def count_messages(parsed, model, **_):
+            if model.name == "ReceiveMessage":
+                received = parsed.get("Messages", [])
+                deliveries["received"] += len(received)
+                deliveries["redelivered"] += sum(m.get("Attributes", {}).get("ApproximateReceiveCount") != "1"
+                                                 for m in received)
+            elif model.name == "DeleteMessageBatch":
+                deliveries["deleted"] += len(parsed.get("Successful", []))
+                deliveries["delete_failed"] += len(parsed.get("Failed", []))
+        runner.sqs.meta.events.register("after-call.sqs.*", count_messages)
 
         original_report = runner.report
 
@@ -138,7 +150,7 @@ def end_to_end(args) -> dict:
         assert report["processed_items"] == lines, report
         worker_batches = invocations["process_log_lines"]
         return {"lines": lines, "bytes": size, "seconds": elapsed, "lines_per_second": lines / elapsed,
-                "requests": dict(requests), "request_seconds": dict(seconds), "worker_batches": worker_batches, "report": report}
+                "requests": dict(requests), "request_seconds": dict(seconds), "deliveries": dict(deliveries), "worker_batches": worker_batches, "report": report}
     finally:
         from local_runtime import processes
         processes.stop(emulator)
@@ -248,6 +260,7 @@ def main() -> int:
         print(f"end to end: {lines:,} lines ({result['bytes'] / 1e6:.1f} MB), {args.lines_per_message} line(s) per "
               f"message, concurrency {args.concurrency}: {result['seconds']:.1f} s = "
               f"{result['lines_per_second']:,.0f} lines/s")
+        print(f"SQS messages (all queues): {result['deliveries']}")
         print("AWS requests per 1,000 lines:")
         for api, count in sorted(result["requests"].items()):
             print(f"  {api:<32} {count * 1000 / lines:10.2f}   ({count:,} in all, "

@@ -16,7 +16,7 @@ from pathlib import Path
 from infra.resources import RESOURCES, Bucket, Queue, Table, Topic
 from infra.stage import PROJECT_DIR, Stage, dlq_name
 from infra.chalice_package import METADATA_KEY
-from infra.provision import _table_params
+from infra.provision import table_params
 
 
 def resource_template(stage: Stage, app) -> dict:
@@ -42,7 +42,7 @@ def resource_template(stage: Stage, app) -> dict:
             outputs[f"{logical_id}Url"] = {"Value": {"Ref": logical_id}}
             outputs[f"{logical_id}DlqUrl"] = {"Value": {"Ref": f"{logical_id}Dlq"}}
         elif isinstance(resource, Table):
-            params = _table_params(name, resource)
+            params = table_params(name, resource)
             if resource.ttl_attribute:
                 params["TimeToLiveSpecification"] = {"Enabled": True, "AttributeName": resource.ttl_attribute}
             resources[logical_id] = {"Type": "AWS::DynamoDB::Table", "Properties": params}

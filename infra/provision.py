@@ -10,7 +10,7 @@ from infra.resources import RESOURCES, Bucket, Queue, Table, Topic
 from infra.stage import Stage, dlq_name
 
 
-def _table_params(name: str, table: Table) -> dict:
+def table_params(name: str, table: Table) -> dict:
     keys = [(table.hash_key, "HASH")] + ([(table.range_key, "RANGE")] if table.range_key else [])
     attributes = {key for key, _ in keys}
     indexes = []
@@ -55,7 +55,7 @@ def provision(stage: Stage, app, session: boto3.session.Session | None = None) -
             created[logical_id] = url
         elif isinstance(resource, Table):
             try:
-                dynamodb.create_table(**_table_params(name, resource))
+                dynamodb.create_table(**table_params(name, resource))
                 if resource.ttl_attribute:
                     dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
                         "Enabled": True, "AttributeName": resource.ttl_attribute})

@@ -17,7 +17,11 @@ Run as `python -m local_runtime.emulator -H 127.0.0.1 -p PORT` (moto.server's ow
    it does on every send and for every message it receives. Counts are
    cached for half a second here (SQS's own counts are approximate and lag),
    and the clock is read with time.time() instead of moto's datetime math.
-4. Per request, moto's dispatcher lists its own package directory (under a
+4. Deep queues: moto builds the list of every visible message on each
+   receive and scans the whole queue twice per deleted message. Here visible
+   messages are produced lazily (a receive stops once it has its batch) and a
+   delete stops at the message it deletes.
+5. Per request, moto's dispatcher lists its own package directory (under a
    global lock) to route the call, and werkzeug logs a line: the listing is
    done once here, and request logging is off.
 """
@@ -112,6 +116,36 @@ def _cached_count(count):
     return property(getter)
 
 
+class _VisibleMessages:
+    """Queue.messages, lazily: iterating stops when the caller has enough."""
+
+    def __init__(self, queue):
+        self.messages = list(queue._messages)  # a snapshot: other threads replace, never mutate, the list
+
+    def __iter__(self):
+        return (m for m in self.messages if m.visible and not m.delayed)
+
+    def __bool__(self):
+        return any(True for _ in self)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+def _delete_message(self, receipt_handle):
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    if receipt_handle in self.deleted_messages:
+        return
+    messages = self._messages
+    for index, message in enumerate(messages):
+        if message.had_receipt_handle(receipt_handle):
+            self.pending_messages.discard(message)
+            self.deleted_messages.update(message.all_receipt_handles)
+            self._messages = messages[:index] + messages[index + 1:]
+            return
+    raise ReceiptHandleIsInvalid()
+
+
 def _retained(self, queue_name, message):
     retention = self.get_queue(queue_name).message_retention_period
     return int(retention) + message.sent_timestamp / 1000 > time.time()
@@ -135,6 +169,8 @@ def patch_moto() -> None:
                  "approximate_number_of_messages_delayed"):
         setattr(sqs_models.Queue, name, _cached_count(getattr(sqs_models.Queue, name).fget))
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _retained
+    sqs_models.Queue.messages = property(_VisibleMessages)
+    sqs_models.Queue.delete_message = _delete_message
     original_millis = sqs_models.unix_time_millis
     sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else original_millis(dt)
 
