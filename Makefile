@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: run test policies package deploy clean
+.PHONY: run test bench policies package deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: $(STAMP)  ## the whole system on this machine: emulator, API, event delivery
 	$(BIN)/python -m local_runtime
+
+bench: $(STAMP)  ## log pipeline benchmark against the emulator (minutes)
+	$(BIN)/python -m benchmarks.log_pipeline $(BENCH_ARGS)
 
 test: $(STAMP)  ## every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -280,3 +280,13 @@ def test_status_endpoint_shows_progress_and_rejects_unknown_or_missing_keys(runn
     assert status["report"]["key"] == "relatorio_watch.txt.json"
     assert client.http.get("/log-batches?key=nope.txt").status_code == 404
     assert client.http.get("/log-batches").status_code == 400
+
+
+def test_an_upload_replaced_before_it_is_split_is_superseded_by_the_newer_one(runner, client):
+    upload("fast.txt", "\n".join(APP_LINES))
+    upload("fast.txt", "\n".join(APP_LINES[:3]))  # both events are still queued
+    runner.drain()
+    assert report("relatorio_fast.txt.json")["total_items"] == 3
+    runs = boto3.client("dynamodb").scan(TableName="LogBatchesTable", FilterExpression="sk = :run",
+                                         ExpressionAttributeValues={":run": {"S": "RUN"}})["Items"]
+    assert sorted(r["status"]["S"] for r in runs) == ["completed", "superseded"]
