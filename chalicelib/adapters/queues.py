@@ -1,6 +1,7 @@
 """SQS behind an intention-revealing interface."""
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from typing import Any, Callable
 
@@ -30,40 +31,64 @@ class SendFailed(RuntimeError):
 class BatchSender:
     """Sends message bodies with SendMessageBatch: ≤ 10 entries and ≤ max_bytes a call.
 
-    Entries SQS reports in `Failed` are retried with backoff, never dropped; if
-    they still fail, SendFailed is raised so the caller's event is retried.
+    Up to `max_in_flight` calls run at once (a call is a network round trip;
+    the splitter would otherwise spend its time waiting). Entries SQS reports
+    in `Failed` are retried with backoff, never dropped; if they still fail,
+    SendFailed is raised so the caller's event is retried. `flush()` returns
+    only when everything added so far has been accepted by SQS.
     """
 
     MAX_ENTRIES = 10
 
     def __init__(self, queue: MessageQueue, max_bytes: int = 250_000, max_attempts: int = 8,
-                 sleep: Callable[[float], None] = time.sleep):
+                 max_in_flight: int = 8, sleep: Callable[[float], None] = time.sleep):
         self.queue = queue
         self.max_bytes = max_bytes
         self.max_attempts = max_attempts
+        self.max_in_flight = max_in_flight
         self.sleep = sleep
         self.pending: list[str] = []
         self.pending_bytes = 0
+        self.in_flight: list[Future] = []
+        self._executor: ThreadPoolExecutor | None = None
         self.sent = 0
 
     def add(self, body: str) -> None:
         size = len(body.encode("utf-8"))
         if self.pending and (len(self.pending) == self.MAX_ENTRIES or self.pending_bytes + size > self.max_bytes):
-            self.flush()
+            self._submit()
         self.pending.append(body)
         self.pending_bytes += size
 
     def flush(self) -> None:
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(self.pending)]
+        if self.pending:
+            self._submit()
+        try:
+            for future in self.in_flight:
+                self.sent += future.result()
+        finally:
+            self.in_flight = []
+            if self._executor:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    def _submit(self) -> None:
+        if self._executor is None:
+            self.queue.url  # resolved once, here, not by several sender threads at once
+            self._executor = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="sqs-send")
+        while len(self.in_flight) >= self.max_in_flight:  # bounded: memory stays flat
+            self.sent += self.in_flight.pop(0).result()
+        self.in_flight.append(self._executor.submit(self._send, self.pending))
+        self.pending, self.pending_bytes = [], 0
+
+    def _send(self, bodies: list[str]) -> int:
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+        failed: dict = {}
         for attempt in range(self.max_attempts):
-            if not entries:
-                break
             response = aws.client("sqs").send_message_batch(QueueUrl=self.queue.url, Entries=entries)
             failed = {f["Id"]: f for f in response.get("Failed", [])}
             entries = [e for e in entries if e["Id"] in failed]
-            if entries:
-                self.sleep(backoff(attempt))
-        if entries:
-            raise SendFailed(f"{len(entries)} message(s) could not be sent to {self.queue.name}: {failed}")
-        self.sent += len(self.pending)
-        self.pending, self.pending_bytes = [], 0
+            if not entries:
+                return len(bodies)
+            self.sleep(backoff(attempt))
+        raise SendFailed(f"{len(entries)} message(s) could not be sent to {self.queue.name}: {failed}")

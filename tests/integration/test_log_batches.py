@@ -147,7 +147,7 @@ def test_a_tiny_time_budget_hands_over_to_continuations_without_losing_or_repeat
     sent = [json.loads(e["MessageBody"]) for s, op, p in api_calls if op == "SendMessageBatch"
             and p["QueueUrl"].endswith("/log-processing-queue") for e in p["Entries"]]
     numbers = [line["number"] for message in sent for line in message["lines"]]
-    assert numbers == list(range(1, 11)) + list(range(12, 25))  # line 11 is blank
+    assert sorted(numbers) == list(range(1, 11)) + list(range(12, 25))  # each once; line 11 is blank
     handovers = [p for s, op, p in api_calls if op == "SendMessage" and p["QueueUrl"].endswith("/log-split-queue")]
     assert len(handovers) >= 5
     content = report("slow/relatorio_big.txt.json")
