@@ -4,7 +4,6 @@ A small evaluator, enough for the Allow-only, action-and-resource policies
 infra/iam.py writes: an action is allowed when some statement names it (glob)
 and one of that statement's resources matches the call's ARN (glob).
 """
-import threading
 from fnmatch import fnmatchcase
 from urllib.parse import urlparse
 
@@ -56,7 +55,9 @@ class CallRecorder:
     def __init__(self):
         self.calls: list[tuple[str, str, dict]] = []
         self.by_function: dict[str, list[tuple[str, str, dict]]] = {}
-        self._current = threading.local()
+        # Not thread-local: a handler's own worker threads (the splitter's
+        # parallel sends) act for it too; handlers are delivered one at a time.
+        self._current = type("Current", (), {"name": None})()
 
     def attribute(self, app) -> "CallRecorder":
         """Tag calls with the event handler they come from; anything else is the REST API's function."""
