@@ -25,9 +25,10 @@ def sqs_messages(records: Iterable[Any]) -> list[tuple[str, str]]:
 
 
 def batch_response(message_ids: list[str], failed_ids: list[str]) -> dict:
-    if message_ids and set(failed_ids) >= set(message_ids):
+    failed = set(failed_ids)
+    if message_ids and failed >= set(message_ids):
         raise BatchFailed(f"all {len(message_ids)} records of the batch failed")
-    return {"batchItemFailures": [{"itemIdentifier": i} for i in message_ids if i in set(failed_ids)]}
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in message_ids if i in failed]}
 
 
 def process_batch(records: Iterable[Any], handle_batch: Callable[[list[tuple[str, str]]], list[str]]) -> dict:
