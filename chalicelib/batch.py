@@ -10,6 +10,7 @@ was not switched on. (Powertools' BatchProcessor does the same; it is not used
 because importing it costs ~190 ms of cold start and the log worker needs
 whole-batch handling anyway.)
 """
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from chalicelib.logs import logger
@@ -17,6 +18,14 @@ from chalicelib.logs import logger
 
 class BatchFailed(Exception):
     """Every record of the batch failed; SQS will redeliver all of them."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """One SQS record as a handler needs it: how many times SQS has delivered it tells the last attempt."""
+    message_id: str
+    body: str
+    receive_count: int
 
 
 def sqs_messages(records: Iterable[Any]) -> list[tuple[str, str]]:
@@ -37,14 +46,22 @@ def process_batch(records: Iterable[Any], handle_batch: Callable[[list[tuple[str
     return batch_response([i for i, _ in received], handle_batch(received))
 
 
-def report_batch_failures(records: Iterable[Any], handle_body: Callable[[str], Any]) -> dict:
+def report_each_failure(records: Iterable[Any], handle: Callable[[Received], Any]) -> dict:
     """Handle each record on its own; a record that raises fails alone."""
-    received = sqs_messages(records)
+    received = [Received(r.to_dict()["messageId"], r.body,
+                         int(r.to_dict().get("attributes", {}).get("ApproximateReceiveCount", 1)))
+                for r in records]
     failed = []
-    for message_id, body in received:
+    for message in received:
         try:
-            handle_body(body)
+            handle(message)
         except Exception:
-            logger.exception("record failed; SQS will redeliver it", message_id=message_id)
-            failed.append(message_id)
-    return batch_response([i for i, _ in received], failed)
+            logger.exception("record failed; SQS will redeliver it", message_id=message.message_id,
+                             receive_count=message.receive_count)
+            failed.append(message.message_id)
+    return batch_response([m.message_id for m in received], failed)
+
+
+def report_batch_failures(records: Iterable[Any], handle_body: Callable[[str], Any]) -> dict:
+    """Handle each record's body on its own; a record that raises fails alone."""
+    return report_each_failure(records, lambda message: handle_body(message.body))

@@ -25,13 +25,18 @@ def parse_json_object(raw_body: bytes | None, max_bytes: int = MAX_BODY_BYTES) -
                              [{"field": "body", "problem": "is empty"}])
     try:
         value = json.loads(raw_body, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # deep nesting raises RecursionError
         raise InvalidRequest("The request body is not valid JSON.",
                              [{"field": "body", "problem": f"is not valid JSON: {error}"}]) from None
     if not isinstance(value, dict):
         raise InvalidRequest("The request body must be a JSON object.",
                              [{"field": "body", "problem": f"is a JSON {type(value).__name__}, not an object"}])
     return value
+
+
+def location_of(request: Any, resource_id: str) -> str:
+    """The Location of a resource created under the request's path (API Gateway's stage prefix included)."""
+    return f"{request.context.get('path', '').rstrip('/')}/{resource_id}"
 
 
 def _json_default(value: Any) -> Any:

@@ -63,3 +63,42 @@ def log_split_time_budget() -> float | None:
     """Seconds one splitter invocation may spend before handing over (tests force a tiny one)."""
     value = os.environ.get("LOG_SPLIT_TIME_BUDGET_SECONDS")
     return float(value) if value else None
+
+
+def invoices_bucket() -> str:
+    return setting("INVOICES_BUCKET_NAME")
+
+
+def invoice_ingest_queue() -> str:
+    return setting("INVOICE_INGEST_QUEUE_NAME")
+
+
+def invoices_table() -> str:
+    return setting("INVOICES_TABLE_NAME")
+
+
+def invoice_uploads_table() -> str:
+    return setting("INVOICE_UPLOADS_TABLE_NAME")
+
+
+def invoice_ingest_time_budget() -> float | None:
+    """Seconds one ingest invocation may spend before handing over (tests force a tiny one)."""
+    value = os.environ.get("INVOICE_INGEST_TIME_BUDGET_SECONDS")
+    return float(value) if value else None
+
+
+def orders_queue() -> str:
+    return setting("ORDERS_QUEUE_NAME")
+
+
+def orders_table() -> str:
+    return setting("ORDERS_TABLE_NAME")
+
+
+def order_notifications_topic() -> str:
+    return setting("ORDER_NOTIFICATIONS_TOPIC_NAME")
+
+
+def orders_max_receive_count() -> int:
+    """The orders queue's maxReceiveCount: the worker marks an order FAILED on its last attempt."""
+    return int(setting("ORDERS_MAX_RECEIVE_COUNT", "5"))

@@ -1,4 +1,5 @@
 """Validate plain data against a pydantic model, reporting each bad field by name."""
+import uuid
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -28,3 +29,11 @@ def validate(model: type[Model], data: dict[str, Any]) -> Model:
         return model.model_validate(data)
     except ValidationError as error:
         raise InvalidRequest("The request body is invalid.", field_errors(error)) from None
+
+
+def parse_uuid(raw: str, message: str, field: str = "id") -> str:
+    """A path parameter that must be a UUID, in its canonical form; a 400 naming `field` otherwise."""
+    try:
+        return str(uuid.UUID(raw))
+    except (ValueError, TypeError):
+        raise InvalidRequest(message, [{"field": field, "problem": "must be a UUID"}]) from None

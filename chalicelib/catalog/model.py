@@ -1,34 +1,16 @@
 """The product as the API accepts it and as the worker stores it."""
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-CENT = Decimal("0.01")
-MAX_PRICE = Decimal("9999999999.99")
+from chalicelib.idempotency import new_id
+from chalicelib.money import CENT, parse_money
+
 # Derives a product id from a client's Idempotency-Key: the same key always
 # names the same product, so a retried POST can never create a second one.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c9a4e-2b7d-4c51-9a8e-3d2f0b5c7e11")
-
-
-def parse_money(value: object) -> Decimal:
-    """Accept a JSON number or a decimal string with at most two decimal places."""
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-        raise ValueError("must be a number")
-    try:
-        amount = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise ValueError("must be a number") from None
-    if not amount.is_finite():
-        raise ValueError("must be a finite number")
-    if amount < 0:
-        raise ValueError("must be zero or more")
-    if amount > MAX_PRICE:
-        raise ValueError(f"must be at most {MAX_PRICE}")
-    if amount != amount.quantize(CENT):
-        raise ValueError("must have at most 2 decimal places")
-    return amount.quantize(CENT)
 
 
 class NewProduct(BaseModel):
@@ -56,9 +38,7 @@ class ProductMessage(NewProduct):
 
 
 def new_product_id(idempotency_key: str | None) -> str:
-    if idempotency_key:
-        return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
-    return str(uuid.uuid4())
+    return new_id(IDEMPOTENCY_NAMESPACE, idempotency_key)
 
 
 def render_report(product: dict) -> str:

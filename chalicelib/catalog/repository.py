@@ -1,30 +1,9 @@
 """ProductTable in DynamoDB."""
-import base64
-import binascii
-import json
 from typing import Any
 
 from chalicelib import aws
 from chalicelib.adapters.dynamo import from_item, to_item
-from chalicelib.errors import InvalidRequest
-
-
-def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(last_key).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not (isinstance(key, dict) and set(key) == {"id"} and set(key["id"]) == {"S"}):
-            raise ValueError
-        return key
-    except (ValueError, binascii.Error, TypeError, UnicodeDecodeError):
-        raise InvalidRequest("The pagination cursor is not valid.",
-                             [{"field": "next", "problem": "is not a cursor this API returned"}]) from None
+from chalicelib.pagination import decode_cursor, encode_cursor
 
 
 class ProductRepository:
@@ -61,7 +40,7 @@ class ProductRepository:
     def page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         params: dict[str, Any] = {"TableName": self.table_name, "Limit": limit}
         if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(cursor)
+            params["ExclusiveStartKey"] = decode_cursor(cursor, {"id"})
         response = aws.client("dynamodb").scan(**params)
         items = [from_item(item) for item in response.get("Items", [])]
         return items, encode_cursor(response.get("LastEvaluatedKey"))

@@ -1,5 +1,4 @@
 """The catalog's use cases: accept a product, store it, read it back."""
-import uuid
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -9,44 +8,14 @@ from chalicelib.adapters.reports import ReportStore
 from chalicelib.catalog.model import NewProduct, ProductMessage, new_product_id, render_report
 from chalicelib.catalog.repository import ProductRepository
 from chalicelib.clock import utc_now
-from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.errors import NotFound
 from chalicelib.logs import logger
-from chalicelib.validation import validate
-
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
+from chalicelib.pagination import parse_page_size
+from chalicelib.validation import parse_uuid, validate
 
 
 def report_key(product_id: str) -> str:
     return f"{product_id}.txt"
-
-
-def parse_product_id(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise InvalidRequest("The product id is not a UUID.",
-                             [{"field": "id", "problem": "must be a UUID"}]) from None
-
-
-def parse_page_size(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise InvalidRequest("The page size is not valid.",
-                             [{"field": "limit", "problem": f"must be an integer from 1 to {MAX_PAGE_SIZE}"}])
-    return int(raw)
-
-
-def check_idempotency_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise InvalidRequest("The Idempotency-Key header is not valid.",
-                             [{"field": "Idempotency-Key",
-                               "problem": f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"}])
-    return key
 
 
 class CatalogService:
@@ -60,7 +29,7 @@ class CatalogService:
     def accept(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, str]:
         """Validate a new product and queue it; the worker stores it later."""
         product = validate(NewProduct, body)
-        product_id = new_product_id(check_idempotency_key(idempotency_key))
+        product_id = new_product_id(idempotency_key)
         message = {"id": product_id, "created_at": self.clock(),
                    **product.model_dump(mode="json", exclude_none=True)}
         self.queue.send_json(message)
@@ -81,7 +50,7 @@ class CatalogService:
         logger.info("product stored", product_id=stored["id"], duplicate=not created)
 
     def get(self, raw_id: str) -> dict[str, Any]:
-        product = self.products.get(parse_product_id(raw_id))
+        product = self.products.get(parse_uuid(raw_id, "The product id is not a UUID."))
         if product is None:
             raise NotFound("No product with this id (it may still be processing).",
                            [{"field": "id", "problem": "not found"}])

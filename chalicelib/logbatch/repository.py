@@ -5,25 +5,20 @@ LogBatchesTable holds, under the run's id (`<source key>@<ETag>`):
 - `M#<first line>`: one marker per counted message. A message's marker and
   its counts are written in one transaction, so a redelivered message can
   never be counted twice, and a batch's counts land in one update per run.
-and, under `LATEST#<source key>`, the id of the key's newest run.
+and, under `LATEST#<source key>`, the id of the key's newest run. Leases,
+checkpoints and hand-overs are the shared `RunLeases` mechanism.
 """
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from chalicelib import aws
 from chalicelib.adapters.dynamo import backoff, batch_put, from_item, to_item
 from chalicelib.clock import iso_from_epoch
+from chalicelib.streaming.runs import RunLeases
 
-RUN = "RUN"
 MARKER_TTL_SECONDS = 30 * 24 * 3600  # longer than any message can live in a queue or its DLQ
 MAX_TRANSACTION_ITEMS = 100
-
-
-class LeaseLost(RuntimeError):
-    """Another splitter owns this run now."""
 
 
 @dataclass
@@ -60,100 +55,8 @@ class LogRecords:
         return [from_item(item) for item in batch_put(self.table_name, [to_item(r) for r in records])]
 
 
-class RunTracker:
-    def __init__(self, table_name: str, now: Callable[[], float] = time.time):
-        self.table_name = table_name
-        self.now = now
-
-    @property
-    def _db(self):
-        return aws.client("dynamodb")
-
-    def _key(self, run_id: str, sort: str = RUN) -> dict:
-        return {"pk": {"S": run_id}, "sk": {"S": sort}}
-
-    def _update(self, run_id: str, expression: str, condition: str | None = None, **values) -> dict | None:
-        """UpdateItem on the run; None when the condition fails. Values are plain Python."""
-        params: dict[str, Any] = {
-            "TableName": self.table_name, "Key": self._key(run_id), "UpdateExpression": expression,
-            "ExpressionAttributeValues": {f":{k}": v for k, v in to_item(values).items()},
-            # Every attribute is written #name: many (status, processed, ttl, ...) are reserved words.
-            "ExpressionAttributeNames": {f"#{n}": n for n in re.findall(r"#(\w+)", f"{expression} {condition}")},
-            "ReturnValues": "ALL_NEW",
-        }
-        if condition:
-            params["ConditionExpression"] = condition
-        if not params["ExpressionAttributeValues"]:
-            del params["ExpressionAttributeValues"]
-        try:
-            return from_item(self._db.update_item(**params)["Attributes"])
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-
-    def get(self, run_id: str) -> dict | None:
-        item = self._db.get_item(TableName=self.table_name, Key=self._key(run_id), ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
-
-    def latest(self, batch_id: str) -> dict | None:
-        item = self._db.get_item(TableName=self.table_name, Key=self._key(f"LATEST#{batch_id}", "LATEST"),
-                                 ConsistentRead=True).get("Item")
-        return self.get(from_item(item)["run_id"]) if item else None
-
-    # --- splitting ---------------------------------------------------------------
-
-    def start(self, run: dict, token: str, lease_seconds: int) -> tuple[dict | None, str]:
-        """Own the run's splitting: ("started" | "resumed", run) or (None, why not)."""
-        now = self.now()
-        item = {**run, "pk": run["run_id"], "sk": RUN, "status": "splitting", "split_token": token,
-                "lease_until": int(now + lease_seconds), "checkpoint_offset": 0, "checkpoint_line": 0,
-                "blank_lines": 0, "processed": 0}
-        try:
-            self._db.put_item(TableName=self.table_name, Item=to_item(item),
-                              ConditionExpression="attribute_not_exists(pk)")
-            self._db.put_item(TableName=self.table_name, Item=to_item({
-                "pk": f"LATEST#{run['batch_id']}", "sk": "LATEST", "run_id": run["run_id"]}))
-            return item, "started"
-        except self._db.exceptions.ConditionalCheckFailedException:
-            pass
-        resumed = self.take_over(run["run_id"], None, token, lease_seconds)
-        if resumed:
-            return resumed, "resumed"
-        existing = self.get(run["run_id"]) or {}
-        return None, f"already {existing.get('status', 'unknown')}"
-
-    def take_over(self, run_id: str, expected_token: str | None, token: str, lease_seconds: int) -> dict | None:
-        """Become the splitter: with the handed-over token, or because the owner's lease ran out."""
-        now = self.now()
-        condition = "#status = :splitting AND (#lease_until < :now"
-        condition += " OR #split_token = :expected)" if expected_token else ")"
-        values = {"splitting": "splitting", "now": int(now), "token": token, "until": int(now + lease_seconds)}
-        if expected_token:
-            values["expected"] = expected_token
-        return self._update(run_id, "SET #split_token = :token, #lease_until = :until", condition, **values)
-
-    def checkpoint(self, run_id: str, token: str, offset: int, line: int, blank_lines: int, lease_seconds: int,
-                   next_token: str | None = None) -> None:
-        """Record how far splitting got (and renew the lease, or hand it to `next_token`)."""
-        saved = self._update(
-            run_id, "SET #checkpoint_offset = :offset, #checkpoint_line = :line, #blank_lines = :blank, "
-                    "#lease_until = :until, #split_token = :next",
-            "#split_token = :token", offset=offset, line=line, blank=blank_lines, token=token,
-            until=int(self.now() + lease_seconds), next=next_token or token)
-        if saved is None:
-            raise LeaseLost(run_id)
-
-    def finish_split(self, run_id: str, token: str, total_lines: int, blank_lines: int) -> dict:
-        finished = self._update(
-            run_id, "SET #total_lines = :total, #blank_lines = :blank, #status = :processing REMOVE #lease_until",
-            "#split_token = :token AND #status = :splitting", total=total_lines, blank=blank_lines,
-            token=token, processing="processing", splitting="splitting")
-        if finished is None:
-            raise LeaseLost(run_id)
-        return finished
-
-    def supersede(self, run_id: str) -> None:
-        self._update(run_id, "SET #status = :superseded", "#status = :splitting",
-                     superseded="superseded", splitting="splitting")
+class RunTracker(RunLeases):
+    """A log run's lease and checkpoints (RunLeases), plus exact counting and the report claim."""
 
     # --- counting ----------------------------------------------------------------
 

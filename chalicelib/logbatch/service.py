@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib import aws, settings
 from chalicelib.adapters.queues import BatchSender, MessageQueue
@@ -16,14 +16,14 @@ from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
 from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.logbatch import messages
-from chalicelib.logbatch.lines import LineReader, gunzip, skip_bytes
+from chalicelib.streaming.lines import LineReader
+from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, run_id_for
 from chalicelib.logbatch.parsing import parse_line, status_class
-from chalicelib.logbatch.repository import LeaseLost, LogRecords, MessageCounts, RunTracker
+from chalicelib.logbatch.repository import LogRecords, MessageCounts, RunTracker
 from chalicelib.logs import logger
 
 ACCEPTED_SUFFIXES = (".txt", ".jsonl", ".log")
 RECORD_TEXT_LIMIT = 150_000  # bytes of raw line and of message each: a DynamoDB item is at most 400 KB
-CHUNK_BYTES = 1 << 20
 
 
 def accepted(key: str) -> bool:
@@ -125,14 +125,14 @@ class LogSplitter:
         if not accepted(key):
             logger.info("upload ignored: not a .txt/.jsonl/.log (or .gz) file", bucket=bucket, key=key)
             return "ignored"
-        s3 = aws.client("s3")
         if not etag:
-            etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+            etag = aws.client("s3").head_object(Bucket=bucket, Key=key)["ETag"]
         etag = etag.strip('"')
-        run = {"run_id": f"{key}@{etag}", "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
+        run = {"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
                "started_at": utc_now(), "lines_per_message": self.lines_per_message}
         token = str(uuid.uuid4())
-        state, how = self.tracker.start(run, token, self.LEASE_SECONDS)
+        state, how = self.tracker.start(run, token, self.LEASE_SECONDS, checkpoint_line=0, blank_lines=0,
+                                        processed=0)
         if state is None:
             logger.info("duplicate upload event: nothing to do", run_id=run["run_id"], reason=how)
             return "duplicate"
@@ -148,77 +148,44 @@ class LogSplitter:
             return "stale"
         return self._split(state, token, context)
 
-    def _deadline(self, context: Any) -> float:
-        budget = float("inf")
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            budget = context.get_remaining_time_in_millis() / 1000 - self.SAFETY_MARGIN_SECONDS
-        if self.time_budget is not None:
-            budget = min(budget, self.time_budget)
-        return self.monotonic() + budget
-
-    def _stream(self, run: dict, offset: int) -> Iterable[bytes]:
-        s3 = aws.client("s3")
-        compressed = run["key"].lower().endswith(".gz")
-        params = {"Bucket": run["bucket"], "Key": run["key"], "IfMatch": f'"{run["etag"]}"'}
-        if offset and not compressed:
-            params["Range"] = f"bytes={offset}-"
-        try:
-            body = s3.get_object(**params)["Body"]
-        except s3.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] == "InvalidRange":
-                return iter(())  # resumed exactly at the end of the file
-            raise
-        chunks = body.iter_chunks(CHUNK_BYTES)
-        if compressed:  # offsets count decompressed bytes; a resumed run decompresses up to them again
-            return skip_bytes(gunzip(chunks), offset)
-        return chunks
-
     def _split(self, run: dict, token: str, context: Any) -> str:
         run_id, batch_id = run["run_id"], run["batch_id"]
-        deadline = self._deadline(context)
+        checkpoints = Checkpointer(self.tracker, self.continuation_queue, run_id, token, context=context,
+                                   time_budget=self.time_budget, every_seconds=self.CHECKPOINT_EVERY_SECONDS,
+                                   safety_margin_seconds=self.SAFETY_MARGIN_SECONDS,
+                                   lease_seconds=self.LEASE_SECONDS, monotonic=self.monotonic)
         offset, first_line = int(run["checkpoint_offset"]), int(run["checkpoint_line"])
         blank_before = int(run.get("blank_lines", 0))
-        s3 = aws.client("s3")
         try:
-            reader = LineReader(self._stream(run, offset), start_offset=offset, start_line=first_line,
-                                max_line_bytes=messages.MAX_MESSAGE_BYTES - 1000)
-        except s3.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] in ("PreconditionFailed", "412", "NoSuchKey"):
-                self.tracker.supersede(run_id)
-                logger.info("upload replaced or removed before splitting; its newer upload is its own run",
-                            run_id=run_id)
-                return "superseded"
-            raise
+            reader = LineReader(open_object(run["bucket"], run["key"], run["etag"], offset), start_offset=offset,
+                                start_line=first_line, max_line_bytes=messages.MAX_MESSAGE_BYTES - 1000)
+        except ObjectReplaced:
+            self.tracker.supersede(run_id)
+            logger.info("upload replaced or removed before splitting; its newer upload is its own run",
+                        run_id=run_id)
+            return "superseded"
         sender = BatchSender(self.lines_queue)
         group: list[tuple[int, str, bool]] = []
-        next_checkpoint = self.monotonic() + self.CHECKPOINT_EVERY_SECONDS
         for line in reader:
             group.append((line.number, line.text, line.truncated))
             if len(group) < self.lines_per_message:
                 continue
             sender.add(messages.encode(run_id, batch_id, group))
             group = []
-            now = self.monotonic()
-            if now < next_checkpoint and now < deadline:
+            if not checkpoints.due():
                 continue
             sender.flush()  # a checkpoint only ever covers lines SQS has accepted
-            blank = blank_before + reader.blank_lines
-            if now >= deadline:
-                handover = str(uuid.uuid4())
-                self.tracker.checkpoint(run_id, token, line.end_offset, line.number, blank, self.LEASE_SECONDS,
-                                        next_token=handover)
-                self.continuation_queue.send_json({"run_id": run_id, "token": handover})
+            if checkpoints.save(line.end_offset, checkpoint_line=line.number,
+                                blank_lines=blank_before + reader.blank_lines):
                 logger.info("split paused; a continuation resumes it", run_id=run_id, line=line.number,
                             offset=line.end_offset)
                 return "continued"
-            self.tracker.checkpoint(run_id, token, line.end_offset, line.number, blank, self.LEASE_SECONDS)
-            next_checkpoint = now + self.CHECKPOINT_EVERY_SECONDS
         if group:
             sender.add(messages.encode(run_id, batch_id, group))
         sender.flush()
         blank = blank_before + reader.blank_lines
         total = reader.last_line - blank
-        finished = self.tracker.finish_split(run_id, token, total, blank)
+        finished = self.tracker.finish(run_id, token, "processing", total_lines=total, blank_lines=blank)
         logger.info("split done", run_id=run_id, total_lines=total, blank_lines=blank)
         self.completion.try_complete(run_id, finished)  # an empty file, or workers that were faster
         return "split"

@@ -187,8 +187,8 @@ def start_run(key, lines):
     tracker = logbatch._tracker()
     run = {"run_id": f"{key}@etag", "batch_id": key, "bucket": INPUT, "key": key, "etag": "etag",
            "started_at": "2026-11-20T10:00:00.000Z"}
-    tracker.start(run, "t", 60)
-    tracker.finish_split(run["run_id"], "t", len(lines), 0)
+    tracker.start(run, "t", 60, checkpoint_line=0, blank_lines=0, processed=0)
+    tracker.finish(run["run_id"], "t", "processing", total_lines=len(lines), blank_lines=0)
     return run["run_id"]
 
 

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from chalicelib.logbatch import messages
-from chalicelib.logbatch.lines import LineReader, gunzip, skip_bytes
+from chalicelib.streaming.lines import LineReader, gunzip, skip_bytes
 from chalicelib.logbatch.service import accepted, clip, report_key_for
 
 

@@ -1,0 +1,83 @@
+"""Read an uploaded S3 object from any byte offset, and stop safely before Lambda's time runs out.
+
+`open_object` streams the object (1 MiB chunks, `.gz` decompressed on the
+fly) from a byte offset, pinned to the upload's ETag so a replaced object is
+never read as if it were the old one. `Checkpointer` is what a reading loop
+calls after each unit of work: every few seconds it saves the offset (and the
+reader's own progress) with the run, and near the deadline it saves one last
+time and hands the run to a continuation message, which a later invocation
+resumes from exactly there. Offsets count decompressed bytes.
+"""
+import time
+import uuid
+from typing import Any, Callable, Iterable
+
+from chalicelib import aws
+from chalicelib.adapters.queues import MessageQueue
+from chalicelib.streaming.lines import gunzip, skip_bytes
+from chalicelib.streaming.runs import RunLeases
+
+CHUNK_BYTES = 1 << 20
+
+
+class ObjectReplaced(Exception):
+    """The upload was overwritten or deleted before it was read; the newer upload is its own run."""
+
+
+def open_object(bucket: str, key: str, etag: str, offset: int = 0) -> Iterable[bytes]:
+    s3 = aws.client("s3")
+    compressed = key.lower().endswith(".gz")
+    params = {"Bucket": bucket, "Key": key, "IfMatch": f'"{etag}"'}
+    if offset and not compressed:
+        params["Range"] = f"bytes={offset}-"
+    try:
+        body = s3.get_object(**params)["Body"]
+    except s3.exceptions.ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "InvalidRange":
+            return iter(())  # resumed exactly at the end of the file
+        if code in ("PreconditionFailed", "412", "NoSuchKey"):
+            raise ObjectReplaced(f"s3://{bucket}/{key}") from None
+        raise
+    chunks = body.iter_chunks(CHUNK_BYTES)
+    if compressed:  # a resumed run decompresses up to its offset again
+        return skip_bytes(gunzip(chunks), offset)
+    return chunks
+
+
+def run_id_for(key: str, etag: str) -> str:
+    return f"{key}@{etag}"
+
+
+class Checkpointer:
+    """Periodic checkpoints for one invocation's reading loop, and the hand-over at its deadline."""
+
+    def __init__(self, runs: RunLeases, continuation: MessageQueue, run_id: str, token: str, *,
+                 context: Any = None, time_budget: float | None = None, every_seconds: float = 10,
+                 safety_margin_seconds: float = 30, lease_seconds: int = 60,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.runs, self.continuation = runs, continuation
+        self.run_id, self.token = run_id, token
+        self.every, self.lease_seconds, self.monotonic = every_seconds, lease_seconds, monotonic
+        budget = float("inf")
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            budget = context.get_remaining_time_in_millis() / 1000 - safety_margin_seconds
+        if time_budget is not None:
+            budget = min(budget, time_budget)
+        self.deadline = monotonic() + budget
+        self.next_save = monotonic() + every_seconds
+
+    def due(self) -> bool:
+        now = self.monotonic()
+        return now >= self.next_save or now >= self.deadline
+
+    def save(self, offset: int, **progress) -> bool:
+        """Checkpoint at `offset` (everything before it is done). True when the run was handed over: stop."""
+        if self.monotonic() < self.deadline:
+            self.runs.checkpoint(self.run_id, self.token, offset, self.lease_seconds, **progress)
+            self.next_save = self.monotonic() + self.every
+            return False
+        handover = str(uuid.uuid4())
+        self.runs.checkpoint(self.run_id, self.token, offset, self.lease_seconds, next_token=handover, **progress)
+        self.continuation.send_json({"run_id": self.run_id, "token": handover})
+        return True
