@@ -1,13 +1,22 @@
 """AsyncCatalog: the table of contents. Each handler parses its event and calls one service."""
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib import settings
-from chalicelib.batch import process_batch, report_batch_failures
+from chalicelib.batch import process_batch, report_batch_failures, report_each_failure
 from chalicelib.catalog.service import catalog
-from chalicelib.http import json_errors, json_response, parse_json_object
+from chalicelib.http import json_errors, json_response, location_of, parse_json_object
+from chalicelib.invoices.service import invoice_ingester, invoice_reader, invoice_upload_status
 from chalicelib.logbatch.service import log_batch_status, log_splitter, log_worker
+from chalicelib.orders.service import order_sweeper, order_worker, orders
 
 app = Chalice(app_name="async-catalog")
+
+
+def s3_upload(event) -> dict:
+    """The uploaded object of an S3 event record: key (URL-decoded by Chalice), ETag, sequencer, time."""
+    record = event.to_dict()["Records"][0]
+    return {"bucket": event.bucket, "key": event.key, "etag": record["s3"]["object"].get("eTag"),
+            "event_time": record.get("eventTime")}
 
 
 # --- Catalog -----------------------------------------------------------------
@@ -18,8 +27,7 @@ def create_product():
     request = app.current_request
     accepted = catalog().accept(parse_json_object(request.raw_body),
                                 idempotency_key=request.headers.get("idempotency-key"))
-    location = f"{request.context.get('path', '/products').rstrip('/')}/{accepted['id']}"
-    return json_response(accepted, status_code=202, headers={"Location": location})
+    return json_response(accepted, status_code=202, headers={"Location": location_of(request, accepted["id"])})
 
 
 @app.route("/products", methods=["GET"])
@@ -44,8 +52,8 @@ def process_product_queue(event):
 
 @app.on_s3_event(bucket=settings.input_logs_bucket(), events=["s3:ObjectCreated:*"])
 def split_log_upload(event):
-    uploaded = event.to_dict()["Records"][0]["s3"]["object"]
-    log_splitter().on_upload(event.bucket, event.key, etag=uploaded.get("eTag"), context=event.context)
+    upload = s3_upload(event)
+    log_splitter().on_upload(upload["bucket"], upload["key"], etag=upload["etag"], context=event.context)
 
 
 @app.on_sqs_message(queue=settings.log_split_queue(), batch_size=1)
@@ -63,3 +71,68 @@ def process_log_lines(event):
 def get_log_batch():
     params = app.current_request.query_params or {}
     return json_response(log_batch_status(params.get("key")))
+
+
+# --- Invoices (notas fiscais) ------------------------------------------------
+
+@app.on_s3_event(bucket=settings.invoices_bucket(), events=["s3:ObjectCreated:*"])
+def ingest_invoice_upload(event):
+    invoice_ingester().on_upload(**s3_upload(event), context=event.context)
+
+
+@app.on_sqs_message(queue=settings.invoice_ingest_queue(), batch_size=1)
+def continue_invoice_ingest(event):
+    return report_batch_failures(event, lambda body: invoice_ingester().on_continuation(body, event.context))
+
+
+@app.route("/invoice-uploads", methods=["GET"])
+@json_errors
+def get_invoice_upload():
+    params = app.current_request.query_params or {}
+    return json_response(invoice_upload_status(params.get("key")))
+
+
+@app.route("/invoices", methods=["GET"])
+@json_errors
+def list_invoices():
+    return json_response(invoice_reader().list(app.current_request.query_params or {}))
+
+
+@app.route("/invoices/{number}", methods=["GET"])
+@json_errors
+def get_invoice(number):
+    return json_response(invoice_reader().get(number))
+
+
+# --- Orders ------------------------------------------------------------------
+
+@app.route("/orders", methods=["POST"])
+@json_errors
+def create_order():
+    request = app.current_request
+    accepted = orders().accept(parse_json_object(request.raw_body),
+                               idempotency_key=request.headers.get("idempotency-key"))
+    return json_response(accepted, status_code=202, headers={"Location": location_of(request, accepted["orderId"])})
+
+
+@app.route("/orders", methods=["GET"])
+@json_errors
+def list_orders():
+    params = app.current_request.query_params or {}
+    return json_response(orders().list(params.get("customerId"), params.get("limit"), params.get("next")))
+
+
+@app.route("/orders/{order_id}", methods=["GET"])
+@json_errors
+def get_order(order_id):
+    return json_response(orders().get(order_id))
+
+
+@app.on_sqs_message(queue=settings.orders_queue(), batch_size=10)
+def process_orders(event):
+    return report_each_failure(event, order_worker().process)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_orders(event):
+    return order_sweeper().sweep()

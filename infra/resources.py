@@ -50,6 +50,17 @@ RESOURCES: dict[str, Resource] = {
     "ProcessedLogsTable": Table(env="PROCESSED_LOGS_TABLE_NAME", hash_key="id",
                                 indexes={"batch_id-index": ("batch_id", "id")}),
     "LogBatchesTable": Table(env="LOG_BATCHES_TABLE_NAME", hash_key="pk", range_key="sk", ttl_attribute="ttl"),
+    "InvoicesBucket": Bucket(env="INVOICES_BUCKET_NAME"),
+    "InvoiceIngestQueue": Queue(env="INVOICE_INGEST_QUEUE_NAME"),
+    "InvoicesTable": Table(env="INVOICES_TABLE_NAME", hash_key="number",
+                           indexes={"customer-index": ("customer", "issue_date")}),
+    "InvoiceUploadsTable": Table(env="INVOICE_UPLOADS_TABLE_NAME", hash_key="pk", range_key="sk"),
+    "OrdersQueue": Queue(env="ORDERS_QUEUE_NAME"),
+    "OrdersTable": Table(env="ORDERS_TABLE_NAME", hash_key="orderId",
+                         # pending-index is sparse: only orders not yet finished are in it (the sweep's work list).
+                         indexes={"customer-index": ("customerId", "createdAt"),
+                                  "pending-index": ("pendingShard", "pendingSince")}),
+    "OrderNotificationsTopic": Topic(env="ORDER_NOTIFICATIONS_TOPIC_NAME"),
 }
 
 # What each Lambda function does to each resource, beyond what its event
@@ -60,6 +71,10 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "ProductQueue": ("send",),
         "ProductTable": ("read",),
         "LogBatchesTable": ("read",),
+        "InvoicesTable": ("read",),
+        "InvoiceUploadsTable": ("read",),
+        "OrdersTable": ("read", "write"),
+        "OrdersQueue": ("send",),
     },
     "process_product_queue": {
         "ProductTable": ("read", "write"),
@@ -83,5 +98,28 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "ProcessedLogsTable": ("write",),
         "LogBatchesTable": ("read", "write"),
         "ProcessedDataBucket": ("write",),
+    },
+    "ingest_invoice_upload": {
+        "InvoicesBucket": ("read",),
+        "InvoiceIngestQueue": ("send",),
+        "InvoicesTable": ("write",),
+        "InvoiceUploadsTable": ("read", "write"),
+        "ReportsBucket": ("write",),
+    },
+    "continue_invoice_ingest": {
+        "InvoicesBucket": ("read",),
+        "InvoiceIngestQueue": ("send",),
+        "InvoicesTable": ("write",),
+        "InvoiceUploadsTable": ("read", "write"),
+        "ReportsBucket": ("write",),
+    },
+    "process_orders": {
+        "OrdersTable": ("read", "write"),
+        "ProductTable": ("read",),
+        "OrderNotificationsTopic": ("publish",),
+    },
+    "sweep_orders": {
+        "OrdersTable": ("read", "write"),
+        "OrdersQueue": ("send",),
     },
 }

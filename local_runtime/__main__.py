@@ -61,6 +61,25 @@ def banner(stage: Stage, api: str, emulator: str) -> str:
             f"  aws --endpoint-url {emulator} s3 cp s3://{env['PROCESSED_DATA_BUCKET_NAME']}/"
             "demo/relatorio_app.log.json -",
         ]
+    if env.get("INVOICES_BUCKET_NAME"):
+        lines += [
+            "",
+            "4) Upload invoices (a Brazilian Excel CSV with two bad rows), then read the upload and the invoices:",
+            f"  aws --endpoint-url {emulator} s3 cp examples/notas_fiscais.csv "
+            f"s3://{env['INVOICES_BUCKET_NAME']}/demo/notas_fiscais.csv",
+            f"  curl -s '{api}/invoice-uploads?key=demo/notas_fiscais.csv'",
+            f"  curl -s '{api}/invoices?customer=Ana%20Costa&from=2025-10-01&to=2025-10-31'",
+        ]
+    if env.get("ORDERS_QUEUE_NAME"):
+        lines += [
+            "",
+            "5) Place an order (the worker prices items without unitPrice from the catalog), then read it:",
+            f"  curl -si -X POST {api}/orders -H 'Content-Type: application/json' -d '{{\"customerId\": \"c-42\", "
+            "\"items\": [{\"productId\": \"<product id from 1)>\", \"quantity\": 2}, "
+            "{\"productId\": \"caderno\", \"quantity\": 1, \"unitPrice\": \"12.50\"}]}'",
+            f"  curl -s {api}/orders/<orderId from the answer>",
+            f"  (the COMPLETED notification to {env['ORDER_NOTIFICATIONS_TOPIC_NAME']} is logged below as \"sns\")",
+        ]
     lines += ["", "Every delivered event is logged below. Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 
@@ -72,6 +91,7 @@ def main(argv=None) -> int:
     emulator_port = int(os.environ.get("EMULATOR_PORT", "5005"))
     api_port = int(os.environ.get("API_PORT", "8000"))
     concurrency = int(os.environ.get("LOCAL_CONCURRENCY", "4"))
+    schedule_seconds = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "0")) or None
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     for port, what in ((emulator_port, "EMULATOR_PORT"), (api_port, "API_PORT")):
@@ -118,7 +138,7 @@ def main(argv=None) -> int:
 
         functions = [s.name for s in app.event_sources]
         runner = EventRunner(
-            app, session, concurrency=concurrency, report=say,
+            app, session, concurrency=concurrency, report=say, schedule_seconds=schedule_seconds,
             timeouts={f: stage.function_setting(f, "lambda_timeout", 60) for f in functions},
             memory={f: stage.function_setting(f, "lambda_memory_size", 128) for f in functions},
         ).setup(topics=[created[i] for i, r in RESOURCES.items() if isinstance(r, Topic)]).start()

@@ -25,10 +25,15 @@ os.environ.pop("AWS_PROFILE", None)
 def _reset_caches():
     from chalicelib import aws
     from chalicelib.catalog.service import catalog
+    from chalicelib.invoices import service as invoices
     from chalicelib.logbatch import service as logbatch
+    from chalicelib.orders import service as orders
     aws.reset()
     catalog.cache_clear()
     logbatch.reset()
+    invoices.reset()
+    if hasattr(orders, "reset"):
+        orders.reset()
 
 
 @pytest.fixture

@@ -1,9 +1,14 @@
 """ProductTable in DynamoDB."""
-from typing import Any
+import time
+from decimal import Decimal
+from typing import Any, Callable, Iterable
 
 from chalicelib import aws
-from chalicelib.adapters.dynamo import from_item, to_item
+from chalicelib.adapters.dynamo import backoff, from_item, to_item
 from chalicelib.pagination import decode_cursor, encode_cursor
+
+
+BATCH_GET_LIMIT = 100
 
 
 class ProductRepository:
@@ -44,3 +49,32 @@ class ProductRepository:
         response = aws.client("dynamodb").scan(**params)
         items = [from_item(item) for item in response.get("Items", [])]
         return items, encode_cursor(response.get("LastEvaluatedKey"))
+
+    def prices(self, product_ids: Iterable[str], max_attempts: int = 8,
+               sleep: Callable[[float], None] = time.sleep) -> dict[str, Decimal]:
+        """Price of each product that exists; an unknown id is simply absent from the answer.
+
+        BatchGetItem takes ≤ 100 distinct keys a call and may leave some
+        unprocessed under load; those are retried with backoff, never dropped.
+        """
+        ids = sorted(set(product_ids))  # BatchGetItem refuses a request with a key twice
+        dynamodb = aws.client("dynamodb")
+        found: dict[str, Decimal] = {}
+        for start in range(0, len(ids), BATCH_GET_LIMIT):
+            request: dict[str, Any] | None = {
+                "Keys": [{"id": {"S": product_id}} for product_id in ids[start:start + BATCH_GET_LIMIT]],
+                "ProjectionExpression": "#id, #price",
+                "ExpressionAttributeNames": {"#id": "id", "#price": "price"},
+            }
+            for attempt in range(max_attempts):
+                response = dynamodb.batch_get_item(RequestItems={self.table_name: request})
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    if "price" in item:
+                        found[item["id"]["S"]] = Decimal(item["price"]["N"])
+                request = response.get("UnprocessedKeys", {}).get(self.table_name)
+                if not request:
+                    break
+                sleep(backoff(attempt))
+            if request:
+                raise RuntimeError(f"{len(request['Keys'])} product(s) could not be read from {self.table_name}")
+        return found

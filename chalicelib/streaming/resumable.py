@@ -61,7 +61,9 @@ class Checkpointer:
         self.every, self.lease_seconds, self.monotonic = every_seconds, lease_seconds, monotonic
         budget = float("inf")
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            budget = context.get_remaining_time_in_millis() / 1000 - safety_margin_seconds
+            remaining = context.get_remaining_time_in_millis() / 1000
+            # The margin is left for the last flush and the hand-over; a short-lived function keeps most of its time.
+            budget = remaining - min(safety_margin_seconds, remaining / 5)
         if time_budget is not None:
             budget = min(budget, time_budget)
         self.deadline = monotonic() + budget

@@ -73,3 +73,27 @@ def test_log_batch_policies_suffice_for_the_whole_flow(app, client, stage, monke
         stage.load_app()  # undo the tagging wrappers
     assert {"split_log_upload", "continue_log_split", "process_log_lines", "api_handler"} <= set(recorder.by_function)
     assert recorder.denied_by_function(lambda function: policy(stage, function)) == []
+
+
+def test_invoice_policies_suffice_for_the_whole_flow(app, client, stage, monkeypatch):
+    import boto3
+
+    from chalicelib.invoices import service as invoices
+    from local_runtime.runner import EventRunner
+    monkeypatch.setenv("INVOICE_INGEST_TIME_BUDGET_SECONDS", "0")  # exercise the continuation function too
+    invoices.reset()
+    recorder = CallRecorder().attach()
+    runner = EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None).setup()
+    recorder.attribute(app)
+    try:
+        boto3.client("s3").put_object(Bucket="notas-fiscais", Key="iam/notas.csv",
+                                      Body=b"numero;cliente;valor;data_emissao\nNF-1;Ana;1,00;01/10/2025\n"
+                                           b"NF-2;;x;31/02/2025\n")
+        runner.drain()
+        for path in ("/invoice-uploads?key=iam/notas.csv", "/invoices/NF-1", "/invoices?customer=Ana&from=2025-01-01",
+                     "/invoices?limit=5"):
+            assert client.http.get(path).status_code == 200, path
+    finally:
+        stage.load_app()  # undo the tagging wrappers
+    assert {"ingest_invoice_upload", "continue_invoice_ingest", "api_handler"} <= set(recorder.by_function)
+    assert recorder.denied_by_function(lambda function: policy(stage, function)) == []

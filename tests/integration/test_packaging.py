@@ -37,9 +37,19 @@ def test_every_sqs_event_source_reports_batch_item_failures(template):
     assert events
     for event in events:
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert event["Properties"]["Queue"]["Fn::GetAtt"][0] in {"ProductQueue", "LogQueue", "LogSplitQueue"}
     batch_sizes = {e["Properties"]["Queue"]["Fn::GetAtt"][0]: e["Properties"]["BatchSize"] for e in events}
-    assert batch_sizes == {"ProductQueue": 10, "LogQueue": 10, "LogSplitQueue": 1}
+    assert batch_sizes == {"ProductQueue": 10, "LogQueue": 10, "LogSplitQueue": 1, "InvoiceIngestQueue": 1,
+                           "OrdersQueue": 10}
+
+
+def test_the_invoice_ingester_is_subscribed_to_its_bucket_and_the_sweep_runs_every_minute(template):
+    resources = template[1]["Resources"]
+    [configuration] = resources["InvoicesBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert configuration["Function"] == {"Fn::GetAtt": ["IngestInvoiceUpload", "Arn"]}
+    [schedule] = resources["SweepOrders"]["Properties"]["Events"].values()
+    assert schedule["Properties"]["Schedule"] == "rate(1 minute)"
+    assert resources["OrderNotificationsTopic"]["Properties"]["TopicName"] == "order-notifications"
+    assert set(resources["InvoicesTable"]["Properties"]["KeySchema"][0].values()) == {"number", "HASH"}
 
 
 def test_the_log_splitter_is_subscribed_to_uploads_on_its_bucket(template):

@@ -1,0 +1,107 @@
+"""DynamoDB for invoices: the invoices themselves (InvoicesTable) and the uploads that brought them (InvoiceUploadsTable).
+
+InvoicesTable is keyed by invoice number, so a re-upload updates an invoice
+instead of adding a second one. Each item carries the `version` of the upload
+row it came from (`<upload time>|<key>|<row>`, which sorts by time); a write
+only lands over an older version, so an upload whose event arrives late never
+overwrites what a newer upload wrote. `customer-index` (customer, issue_date)
+serves the customer listing without a scan.
+
+InvoiceUploadsTable holds each upload's run (`RunLeases`: status, checkpoint,
+lease, counts) and one `E#<row>` item per rejected row with its problems.
+"""
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.adapters.dynamo import batch_put, conditional_put_all, from_item, to_item
+from chalicelib.pagination import decode_cursor, encode_cursor
+from chalicelib.streaming.runs import RunLeases
+
+CUSTOMER_INDEX = "customer-index"
+
+
+class InvoiceRepository:
+    def __init__(self, table_name: str):
+        self.table_name = table_name
+
+    def put_newer(self, invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write each invoice unless a newer version of it is stored; return those that were not written."""
+        items = [to_item(invoice) for invoice in invoices]
+        stale = conditional_put_all(
+            self.table_name, items, "attribute_not_exists(#number) OR #version <= :version",
+            {"#number": "number", "#version": "version"}, lambda item: {":version": item["version"]})
+        return [invoices[i] for i in stale]
+
+    def get(self, number: str) -> dict[str, Any] | None:
+        item = aws.client("dynamodb").get_item(TableName=self.table_name, Key={"number": {"S": number}}).get("Item")
+        return from_item(item) if item else None
+
+    def page(self, limit: int, cursor: str | None, customer: str | None = None, issued_from: str | None = None,
+             issued_to: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of invoices: of one customer by issue date (index query), or of all (a scan)."""
+        params: dict[str, Any] = {"TableName": self.table_name, "Limit": limit}
+        names, values, dates = {}, {}, []
+        if issued_from:
+            values[":from"] = {"S": issued_from}
+        if issued_to:
+            values[":to"] = {"S": issued_to}
+        if issued_from and issued_to:
+            dates = ["#issue_date BETWEEN :from AND :to"]
+        elif issued_from:
+            dates = ["#issue_date >= :from"]
+        elif issued_to:
+            dates = ["#issue_date <= :to"]
+        if dates:
+            names["#issue_date"] = "issue_date"
+        if customer is not None:
+            names["#customer"] = "customer"
+            values[":customer"] = {"S": customer}
+            params.update(IndexName=CUSTOMER_INDEX,
+                          KeyConditionExpression=" AND ".join(["#customer = :customer", *dates]))
+            key_names = {"number", "customer", "issue_date"}
+        elif dates:
+            params["FilterExpression"] = dates[0]
+            key_names = {"number"}
+        else:
+            key_names = {"number"}
+        if names:
+            params.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        if cursor:
+            params["ExclusiveStartKey"] = decode_cursor(cursor, key_names)
+        dynamodb = aws.client("dynamodb")
+        response = dynamodb.query(**params) if customer is not None else dynamodb.scan(**params)
+        return [from_item(i) for i in response.get("Items", [])], encode_cursor(response.get("LastEvaluatedKey"))
+
+
+class UploadRuns(RunLeases):
+    """Invoice uploads: their runs (RunLeases) and their rejected rows."""
+
+    def record_rejected(self, run_id: str, rejected: list[dict[str, Any]]) -> None:
+        """One item per rejected row, keyed by row: a re-read after a crash rewrites the same items."""
+        items = [to_item({"pk": run_id, "sk": f"E#{r['row']:012d}", "row": r["row"], "problems": r["problems"]})
+                 for r in rejected]
+        left = batch_put(self.table_name, items)
+        if left:
+            raise RuntimeError(f"{len(left)} rejected row(s) of {run_id} could not be recorded")
+
+    def rejected_rows(self, run_id: str, max_problems: int) -> list[dict[str, Any]]:
+        """The first rejected rows in file order, until `max_problems` problems are gathered."""
+        dynamodb = aws.client("dynamodb")
+        params = {"TableName": self.table_name, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :e)",
+                  "ExpressionAttributeValues": {":pk": {"S": run_id}, ":e": {"S": "E#"}}, "Limit": 100}
+        rows: list[dict[str, Any]] = []
+        gathered = 0
+        while gathered < max_problems:
+            response = dynamodb.query(**params)
+            for item in response.get("Items", []):
+                row = from_item(item)
+                rows.append(row)
+                gathered += len(row["problems"])
+                if gathered >= max_problems:
+                    break
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return rows
+
+

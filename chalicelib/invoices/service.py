@@ -1,0 +1,320 @@
+"""Invoice uploads (notas fiscais): read an uploaded file as a stream, keep the valid invoices, account for every row.
+
+An upload is a run (`<key>@<ETag>`, see chalicelib.streaming): a duplicated S3
+event for it does nothing, a reader that runs out of Lambda time hands over to
+`continue_invoice_ingest` from its last checkpoint, and one that crashed is
+resumed after its lease. Rows are counted in memory and saved with each
+checkpoint; rows after a checkpoint are read again on a resume, and their
+writes are idempotent (same invoice, same version; same rejected-row item),
+so the counts stay exact.
+
+A row is accepted (valid; written unless a newer upload already wrote that
+invoice, then counted as `superseded`) or rejected with its problems. A file
+that cannot be read at all ends `failed` with the reason and is not retried:
+trying again cannot fix its content.
+"""
+import json
+import uuid
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from chalicelib import aws, settings
+from chalicelib.adapters.queues import MessageQueue
+from chalicelib.adapters.reports import ReportStore
+from chalicelib.clock import seconds_between, utc_now
+from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.invoices.fields import validate_row
+from chalicelib.invoices.formats import UnreadableFile, reader_for
+from chalicelib.invoices.repository import InvoiceRepository, UploadRuns
+from chalicelib.logs import logger
+from chalicelib.money import money_text
+from chalicelib.pagination import parse_page_size
+from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, run_id_for
+from chalicelib.streaming.runs import READING
+
+WRITE_CHUNK_ROWS = 100  # rows held before their invoices and rejections are written
+STATUS_PROBLEMS_SHOWN = 100
+REPORT_PROBLEMS_SHOWN = 1000
+MAX_NUMBER_LENGTH = 100
+
+
+def report_key_for(run: dict) -> str:
+    """Under its own prefix of the reports bucket, one report per upload: it cannot collide with any other."""
+    return f"invoice-uploads/{run['key']}@{run['etag']}.json"
+
+
+def problem_entries(rejected_rows: list[dict], limit: int) -> list[dict]:
+    entries = [{"row": int(r["row"]), **p} for r in rejected_rows for p in r["problems"]]
+    return entries[:limit]
+
+
+class Progress:
+    """The counts of a run so far, as saved with its checkpoints."""
+    FIELDS = ("rows", "accepted", "rejected", "superseded", "problems")
+
+    def __init__(self, run: dict):
+        for name in self.FIELDS:
+            setattr(self, name, int(run.get(name, 0)))
+        self.total_amount = Decimal(str(run.get("total_amount", "0")))
+
+    def saved(self) -> dict:
+        return {**{name: getattr(self, name) for name in self.FIELDS}, "total_amount": self.total_amount}
+
+
+class InvoiceIngester:
+    LEASE_SECONDS = 60
+    CHECKPOINT_EVERY_SECONDS = 10
+    SAFETY_MARGIN_SECONDS = 30
+
+    def __init__(self, runs: UploadRuns, invoices: InvoiceRepository, continuation: MessageQueue,
+                 reports: ReportStore, time_budget: float | None = None):
+        self.runs = runs
+        self.invoices = invoices
+        self.continuation = continuation
+        self.reports = reports
+        self.time_budget = time_budget
+
+    def on_upload(self, bucket: str, key: str, etag: str | None = None, event_time: str | None = None,
+                  context: Any = None) -> str:
+        """Start (or, after a crash, resume) ingesting an upload. Returns what happened."""
+        if reader_for(key) is None:
+            logger.info("upload ignored: not a .csv/.json/.jsonl (or .gz) file", bucket=bucket, key=key)
+            return "ignored"
+        if not etag or not event_time:
+            head = aws.client("s3").head_object(Bucket=bucket, Key=key)
+            etag = etag or head["ETag"]
+            event_time = event_time or head["LastModified"].isoformat()
+        etag = etag.strip('"')
+        run = {"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
+               "uploaded_at": event_time, "started_at": utc_now()}
+        token = str(uuid.uuid4())
+        state, how = self.runs.start(run, token, self.LEASE_SECONDS, **Progress({}).saved())
+        if state is None:
+            logger.info("duplicate upload event: nothing to do", run_id=run["run_id"], reason=how)
+            return "duplicate"
+        return self._ingest(state, token, context)
+
+    def on_continuation(self, body: str, context: Any = None) -> str:
+        handover = json.loads(body)
+        token = str(uuid.uuid4())
+        state = self.runs.take_over(handover["run_id"], handover["token"], token, self.LEASE_SECONDS)
+        if state is None:
+            logger.info("continuation not needed (duplicate, or another reader owns the run)",
+                        run_id=handover["run_id"])
+            return "stale"
+        return self._ingest(state, token, context)
+
+    def _ingest(self, run: dict, token: str, context: Any) -> str:
+        run_id = run["run_id"]
+        checkpoints = Checkpointer(self.runs, self.continuation, run_id, token, context=context,
+                                   time_budget=self.time_budget, every_seconds=self.CHECKPOINT_EVERY_SECONDS,
+                                   safety_margin_seconds=self.SAFETY_MARGIN_SECONDS, lease_seconds=self.LEASE_SECONDS)
+        progress = Progress(run)
+        batch = RowBatch(run, self.invoices, self.runs, progress)
+        offset = int(run["checkpoint_offset"])
+        try:
+            reader = reader_for(run["key"])(open_object(run["bucket"], run["key"], run["etag"], offset),
+                                            start_offset=offset, state=run.get("reader_state"))
+            for row in reader:
+                batch.add(row)
+                if batch.full():
+                    batch.write()
+                if checkpoints.due():
+                    batch.write()  # a checkpoint only ever covers rows already written
+                    if checkpoints.save(row.end_offset, reader_state=reader.state(), **progress.saved()):
+                        logger.info("ingest paused; a continuation resumes it", run_id=run_id, rows=progress.rows)
+                        return "continued"
+            batch.write()
+        except ObjectReplaced:
+            self.runs.supersede(run_id)
+            logger.info("upload replaced or removed before it was read; the newer upload is its own run",
+                        run_id=run_id)
+            return "superseded"
+        except UnreadableFile as error:
+            batch.write()  # the rows before the breakage stand
+            return self._finish(run, token, progress, "failed", str(error))
+        return self._finish(run, token, progress, "completed")
+
+    def _finish(self, run: dict, token: str, progress: Progress, status: str, reason: str | None = None) -> str:
+        """Write the report, then end the run: a crash in between re-reads and rewrites the same report."""
+        completed_at = utc_now()
+        final = {**run, **progress.saved(), "status": status, "completed_at": completed_at,
+                 "report_key": report_key_for(run), **({"failure_reason": reason} if reason else {})}
+        rejected = self.runs.rejected_rows(run["run_id"], REPORT_PROBLEMS_SHOWN)
+        report = upload_summary(final, rejected, REPORT_PROBLEMS_SHOWN)
+        self.reports.put_text(final["report_key"], json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+                              content_type="application/json")
+        self.runs.finish(run["run_id"], token, status, completed_at=completed_at, report_key=final["report_key"],
+                         **progress.saved(), **({"failure_reason": reason} if reason else {}))
+        logger.info("invoice upload done", run_id=run["run_id"], status=status, accepted=progress.accepted,
+                    rejected=progress.rejected, reason=reason)
+        return status
+
+
+class RowBatch:
+    """Rows read but not yet written: their invoices (guarded by version) and their rejections."""
+
+    def __init__(self, run: dict, invoices: InvoiceRepository, runs: UploadRuns, progress: Progress):
+        self.run, self.invoices, self.runs, self.progress = run, invoices, runs, progress
+        self.valid: dict[str, dict] = {}
+        self.rejected: list[dict] = []
+        self.ingested_at = utc_now()
+
+    def add(self, row) -> None:
+        self.progress.rows += 1
+        if row.problem:
+            problems = [{"field": "row", "problem": row.problem}]
+            invoice = None
+        else:
+            invoice, found = validate_row(row.data)
+            problems = [_problem(p) for p in found]
+        if invoice is None or problems:
+            self.progress.rejected += 1
+            self.progress.problems += len(problems)
+            self.rejected.append({"row": row.number, "problems": problems})
+            return
+        self.progress.accepted += 1
+        self.progress.total_amount += invoice.amount
+        record = self._record(invoice, row.number)
+        self.valid[invoice.number] = record  # the same invoice twice in a few rows: the later row is the newer one
+
+    def full(self) -> bool:
+        return len(self.valid) + len(self.rejected) >= WRITE_CHUNK_ROWS
+
+    def write(self) -> None:
+        if self.valid:
+            self.progress.superseded += len(self.invoices.put_newer(list(self.valid.values())))
+        if self.rejected:
+            self.runs.record_rejected(self.run["run_id"], self.rejected)
+        self.valid, self.rejected = {}, []
+
+    def _record(self, invoice, row: int) -> dict:
+        run = self.run
+        return {
+            "number": invoice.number, "customer": invoice.customer, "amount": invoice.amount,
+            "issue_date": invoice.issue_date, "customer_document": invoice.customer_document,
+            "description": invoice.description,
+            "source": {"bucket": run["bucket"], "key": run["key"], "row": row},
+            "ingested_at": self.ingested_at, "upload": run["run_id"],
+            "version": f"{run['uploaded_at']}|{run['key']}|{row:012d}",
+        }
+
+
+def _problem(problem: Any) -> dict:
+    if isinstance(problem, dict):
+        return {"field": problem["field"], "problem": problem["problem"]}
+    return {"field": problem.field, "problem": problem.problem}
+
+
+def upload_summary(run: dict, rejected_rows: list[dict], max_problems: int) -> dict:
+    """An upload's status as the API and the report show it."""
+    status = "processing" if run["status"] == READING else run["status"]
+    problems = int(run.get("problems", 0))
+    shown = problem_entries(rejected_rows, max_problems)
+    summary = {
+        "key": run["key"], "source": f"s3://{run['bucket']}/{run['key']}", "run_id": run["run_id"],
+        "status": status, "rows": int(run.get("rows", 0)), "accepted": int(run.get("accepted", 0)),
+        "rejected": int(run.get("rejected", 0)), "superseded": int(run.get("superseded", 0)),
+        "total_amount": money_text(Decimal(str(run.get("total_amount", "0")))),
+        "errors": shown, "errors_not_shown": max(0, problems - len(shown)),
+        "started_at": run["started_at"], "completed_at": run.get("completed_at"),
+        "duration_seconds": seconds_between(run["started_at"], run["completed_at"]) if run.get("completed_at")
+        else None,
+    }
+    if run.get("failure_reason"):
+        summary["failure_reason"] = run["failure_reason"]
+    return summary
+
+
+class InvoiceReader:
+    """The read API: one invoice by number, and pages filtered by customer and issue date."""
+    LIST_PARAMS = {"customer", "from", "to", "limit", "next"}
+
+    def __init__(self, invoices: InvoiceRepository):
+        self.invoices = invoices
+
+    def get(self, number: str) -> dict:
+        number = number.strip() if isinstance(number, str) else ""
+        if not number or len(number) > MAX_NUMBER_LENGTH:
+            raise InvalidRequest("The invoice number is not valid.",
+                                 [{"field": "number", "problem": f"must be 1 to {MAX_NUMBER_LENGTH} characters"}])
+        invoice = self.invoices.get(number)
+        if invoice is None:
+            raise NotFound("No invoice with this number.", [{"field": "number", "problem": "not found"}])
+        return present(invoice)
+
+    def list(self, params: dict[str, str]) -> dict:
+        unknown = sorted(set(params) - self.LIST_PARAMS)
+        if unknown:
+            raise InvalidRequest("Unknown query parameter.",
+                                 [{"field": name, "problem": "is not a known parameter "
+                                   f"(use {', '.join(sorted(self.LIST_PARAMS))})"} for name in unknown])
+        issued_from, issued_to = parse_iso_date(params.get("from"), "from"), parse_iso_date(params.get("to"), "to")
+        if issued_from and issued_to and issued_from > issued_to:
+            raise InvalidRequest("The date range is empty.", [{"field": "from", "problem": "is after `to`"}])
+        customer = params.get("customer")
+        if customer is not None and not customer.strip():
+            raise InvalidRequest("Say which customer.", [{"field": "customer", "problem": "is empty"}])
+        items, cursor = self.invoices.page(parse_page_size(params.get("limit")), params.get("next"),
+                                           customer, issued_from, issued_to)
+        return {"items": [present(i) for i in items], "next": cursor}
+
+
+def parse_iso_date(raw: str | None, field: str) -> str | None:
+    if raw is None:
+        return None
+    try:
+        if len(raw) != 10:
+            raise ValueError
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise InvalidRequest("The date is not valid.",
+                             [{"field": field, "problem": "must be a date as yyyy-mm-dd"}]) from None
+
+
+def present(invoice: dict) -> dict:
+    source = invoice["source"]
+    shown = {"number": invoice["number"], "customer": invoice["customer"], "amount": money_text(invoice["amount"]),
+             "issue_date": invoice["issue_date"]}
+    for optional in ("customer_document", "description"):
+        if invoice.get(optional) is not None:
+            shown[optional] = invoice[optional]
+    shown["source"] = {"bucket": source["bucket"], "key": source["key"], "row": int(source["row"])}
+    shown["ingested_at"] = invoice["ingested_at"]
+    return shown
+
+
+@lru_cache(maxsize=None)
+def _runs() -> UploadRuns:
+    return UploadRuns(settings.invoice_uploads_table())
+
+
+@lru_cache(maxsize=None)
+def invoice_ingester() -> InvoiceIngester:
+    return InvoiceIngester(_runs(), InvoiceRepository(settings.invoices_table()),
+                           MessageQueue(settings.invoice_ingest_queue()), ReportStore(settings.reports_bucket()),
+                           settings.invoice_ingest_time_budget())
+
+
+@lru_cache(maxsize=None)
+def invoice_reader() -> InvoiceReader:
+    return InvoiceReader(InvoiceRepository(settings.invoices_table()))
+
+
+def invoice_upload_status(key: str | None) -> dict:
+    if not key:
+        raise InvalidRequest("Say which upload.", [{"field": "key", "problem": "is required (the uploaded key)"}])
+    run = _runs().latest(key)
+    if run is None:
+        raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
+    summary = upload_summary(run, _runs().rejected_rows(run["run_id"], STATUS_PROBLEMS_SHOWN), STATUS_PROBLEMS_SHOWN)
+    if run.get("report_key"):
+        summary["report"] = {"bucket": settings.reports_bucket(), "key": run["report_key"]}
+    return summary
+
+
+def reset() -> None:
+    for cached in (_runs, invoice_ingester, invoice_reader):
+        cached.cache_clear()

@@ -1,0 +1,54 @@
+"""The one SNS message a completed order sends to its subscribers.
+
+Subscribers can filter on the `status` and `customerId` message attributes
+and should deduplicate on `notificationId` (`<orderId>:COMPLETED`): delivery
+is at least once. The worker records `notifiedAt` only after SNS accepted the
+message, so a crash between the two (or two deliveries of one message racing
+each other) can publish the same notification twice, with the same
+notificationId; it can never publish none.
+"""
+import json
+from functools import cached_property
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.money import money_text
+
+
+def notification_id(order_id: str, status: str) -> str:
+    return f"{order_id}:{status}"
+
+
+def _text(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+class OrderNotifier:
+    def __init__(self, topic_name: str):
+        self.topic_name = topic_name
+
+    @cached_property
+    def topic_arn(self) -> str:
+        """The topic's ARN, built once per container from who and where we are.
+
+        GetCallerIdentity needs no IAM permission, unlike CreateTopic or
+        ListTopics, so the function keeps only sns:Publish on its one topic.
+        """
+        sns = aws.client("sns")
+        identity = aws.client("sts").get_caller_identity()
+        partition = identity["Arn"].split(":")[1]
+        return f"arn:{partition}:sns:{sns.meta.region_name}:{identity['Account']}:{self.topic_name}"
+
+    def completed(self, order: dict[str, Any]) -> str:
+        """Publish the order's COMPLETED notification; SNS's MessageId."""
+        status = order["status"]
+        message = {"orderId": order["orderId"], "customerId": order["customerId"], "status": status,
+                   "total": money_text(order["total"]) if order.get("total") is not None else None}
+        attributes = {"status": _text(status), "customerId": _text(order["customerId"]),
+                      "notificationId": _text(notification_id(order["orderId"], status))}
+        if order.get("notify"):
+            attributes["contact"] = _text(order["notify"])
+        response = aws.client("sns").publish(
+            TopicArn=self.topic_arn, Message=json.dumps(message, separators=(",", ":")),
+            MessageAttributes=attributes)
+        return response["MessageId"]

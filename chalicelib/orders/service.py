@@ -1,0 +1,279 @@
+"""The orders' use cases: accept an order, drive it to COMPLETED and notify once, and sweep what was left behind.
+
+The table is the outbox. The API writes the order first and then sends its id
+to the queue; that send is only the fast path. If it fails (or the process
+dies right after the write) the order is still durable, and the sweep, which
+lists every order with work left in the sparse pending-index, re-queues it.
+The worker is idempotent, so a message sent twice costs nothing: each step is
+a conditional write that only one delivery can make, and the notification is
+published only while `notifiedAt` is absent (see notifications.py for the one
+window in which a subscriber may see it twice).
+"""
+import os
+import time
+from functools import lru_cache
+from typing import Any, Callable
+
+from chalicelib import settings
+from chalicelib.adapters.queues import MessageQueue
+from chalicelib.batch import Received
+from chalicelib.catalog.repository import ProductRepository
+from chalicelib.clock import iso_from_epoch, utc_now
+from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.logs import logger
+from chalicelib.money import CENT, money_text
+from chalicelib.orders.model import (NewOrder, OrderMessage, all_pending_shards, new_order_id, order_total,
+                                     pending_shard, short)
+from chalicelib.orders.notifications import OrderNotifier
+from chalicelib.orders.repository import OrderRepository
+from chalicelib.orders.states import COMPLETED, FAILED, PROCESSING, RECEIVED
+from chalicelib.pagination import parse_page_size
+from chalicelib.validation import parse_uuid, validate
+
+# What GET /orders/{id} shows; everything else (pendingShard, notifiedAt...) is bookkeeping.
+PUBLIC_FIELDS = ("orderId", "customerId", "status", "createdAt", "updatedAt")
+MAX_CUSTOMER_ID = 128
+
+
+class OrderService:
+    """What the REST API does with orders."""
+
+    def __init__(self, orders: OrderRepository, queue: MessageQueue, clock: Callable[[], str] = utc_now):
+        self.orders = orders
+        self.queue = queue
+        self.clock = clock
+
+    def accept(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, str]:
+        """Validate and store a new order as RECEIVED, then queue it."""
+        order = validate(NewOrder, body)
+        order_id = new_order_id(idempotency_key)
+        now = self.clock()
+        items = [item.model_dump(exclude_none=True) for item in order.items]
+        record = {
+            "orderId": order_id, "customerId": order.customerId, "status": RECEIVED,
+            "items": items, "total": order_total(items), "notify": order.notify,
+            "createdAt": now, "updatedAt": now, "history": [{"status": RECEIVED, "at": now}],
+            "pendingShard": pending_shard(order_id), "pendingSince": now,
+        }
+        stored, created = self.orders.add_if_absent(record)
+        # A retry of a request whose send failed deserves another try at it.
+        if created or stored["status"] == RECEIVED:
+            self._enqueue(order_id)
+        logger.info("order accepted", order_id=order_id, duplicate=not created)
+        return {"orderId": order_id, "status": stored["status"]}
+
+    def _enqueue(self, order_id: str) -> None:
+        try:
+            self.queue.send_json({"orderId": order_id})
+        except Exception:
+            # The order is stored: the sweep will queue it. Failing the request
+            # now would only make the client retry something already accepted.
+            logger.warning("order stored but not queued; the sweep will queue it", order_id=order_id,
+                           exc_info=True)
+
+    def get(self, raw_id: str) -> dict[str, Any]:
+        order = self.orders.get(parse_uuid(raw_id, "The order id is not a UUID.", field="orderId"))
+        if order is None:
+            raise NotFound("No order with this id.", [{"field": "orderId", "problem": "not found"}])
+        return present(order)
+
+    def list(self, customer_id: str | None, limit: str | None, cursor: str | None) -> dict[str, Any]:
+        customer_id = (customer_id or "").strip()
+        if not customer_id or len(customer_id) > MAX_CUSTOMER_ID:
+            raise InvalidRequest("Orders are listed per customer.",
+                                 [{"field": "customerId",
+                                   "problem": f"is required, 1 to {MAX_CUSTOMER_ID} characters"}])
+        items, next_cursor = self.orders.page_for_customer(customer_id, parse_page_size(limit), cursor)
+        return {"items": [present(item) for item in items], "next": next_cursor}
+
+
+def present(order: dict[str, Any]) -> dict[str, Any]:
+    """An order as the API shows it: money as exact strings, no internal attributes."""
+    shown = {field: order[field] for field in PUBLIC_FIELDS}
+    shown["items"] = [{"productId": item["productId"], "quantity": int(item["quantity"]),
+                       "unitPrice": money_text(item["unitPrice"]) if item.get("unitPrice") is not None else None}
+                      for item in order["items"]]
+    shown["total"] = money_text(order["total"]) if order.get("total") is not None else None
+    shown["history"] = [{key: entry[key] for key in ("status", "at", "reason") if key in entry}
+                        for entry in order.get("history", [])]
+    for optional in ("notify", "failureReason"):
+        if order.get(optional) is not None:
+            shown[optional] = order[optional]
+    return shown
+
+
+class MalformedMessage(ValueError):
+    """A message that is not `{"orderId": <uuid>}`: no retry can fix it, so it ends in the DLQ."""
+
+
+class OrderMissing(RuntimeError):
+    pass
+
+
+class OrderWorker:
+    """Drives one queued order as far as it can go: RECEIVED → PROCESSING → COMPLETED → notified."""
+
+    # More steps than a message can legitimately need, even racing another delivery.
+    MAX_STEPS = 8
+
+    def __init__(self, orders: OrderRepository, products: ProductRepository, notifier: OrderNotifier,
+                 max_receive_count: int, clock: Callable[[], str] = utc_now):
+        self.orders = orders
+        self.products = products
+        self.notifier = notifier
+        self.max_receive_count = max_receive_count
+        self.clock = clock
+
+    def process(self, message: Received) -> None:
+        order_id = parse_message(message.body)
+        try:
+            self.advance(order_id)
+        except Exception as error:
+            if message.receive_count >= self.max_receive_count:
+                self._give_up(order_id, error, message.receive_count)
+            raise
+
+    def advance(self, order_id: str) -> None:
+        order = self._read(order_id)
+        for _ in range(self.MAX_STEPS):
+            status = order["status"]
+            if status == RECEIVED:
+                # None: another delivery moved it first; carry on from where it really is.
+                order = self.orders.transition(order_id, RECEIVED, PROCESSING, self.clock()) or self._read(order_id)
+            elif status == PROCESSING:
+                order = self._complete(order) or self._read(order_id)
+            elif status == COMPLETED and "notifiedAt" not in order:
+                self._notify(order)
+                return
+            else:  # FAILED, or COMPLETED and already notified: nothing left to do
+                return
+        raise RuntimeError(f"order {order_id} did not settle in {self.MAX_STEPS} steps")
+
+    def _complete(self, order: dict[str, Any]) -> dict[str, Any] | None:
+        order_id = order["orderId"]
+        unpriced = sorted({item["productId"] for item in order["items"] if item.get("unitPrice") is None})
+        prices = self.products.prices(unpriced) if unpriced else {}
+        unknown = [product_id for product_id in unpriced if product_id not in prices]
+        if unknown:
+            # Retrying cannot make a product exist: fail the order now, and the message succeeds.
+            logger.info("order refers to unknown products", order_id=order_id, unknown=unknown)
+            return self.orders.transition(order_id, PROCESSING, FAILED, self.clock(),
+                                          reason=short(f"unknown product(s): {', '.join(unknown)}"))
+        items = [{**item, "unitPrice": item["unitPrice"] if item.get("unitPrice") is not None
+                  else prices[item["productId"]].quantize(CENT)}
+                 for item in order["items"]]
+        return self.orders.transition(order_id, PROCESSING, COMPLETED, self.clock(),
+                                      changes={"items": items, "total": order_total(items)})
+
+    def _notify(self, order: dict[str, Any]) -> None:
+        message_id = self.notifier.completed(order)
+        recorded = self.orders.mark_notified(order["orderId"], self.clock())
+        logger.info("order notified", order_id=order["orderId"], sns_message_id=message_id,
+                    already_recorded=not recorded)
+
+    def _give_up(self, order_id: str, error: Exception, attempts: int) -> None:
+        """On the last delivery, settle the order as FAILED before its message goes to the DLQ."""
+        try:
+            order = self.orders.get(order_id)
+            # A COMPLETED order only lacks its notification: the sweep re-queues it.
+            if order is None or order["status"] not in (RECEIVED, PROCESSING):
+                return
+            reason = short(f"processing failed {attempts} times: {error or type(error).__name__}")
+            if self.orders.transition(order_id, order["status"], FAILED, self.clock(), reason=reason) is None:
+                logger.warning("order changed while being marked FAILED", order_id=order_id)
+        except Exception:
+            logger.exception("could not mark the order FAILED; the sweep will", order_id=order_id)
+
+    def _read(self, order_id: str) -> dict[str, Any]:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise OrderMissing(f"order {order_id} is not in the table")
+        return order
+
+
+def parse_message(body: str) -> str:
+    try:
+        return str(OrderMessage.model_validate_json(body).orderId)
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        raise MalformedMessage(f"not an order message: {short(str(error), 200)}") from None
+
+
+def requeue_after_seconds() -> float:
+    """How long an order may wait in RECEIVED (or unnotified in COMPLETED) before the sweep re-queues it."""
+    return float(os.environ.get("ORDERS_REQUEUE_AFTER_SECONDS", "60"))
+
+
+def stuck_after_seconds() -> float:
+    """How long an order may stay PROCESSING: the queue's visibility (180 s) × 5 receives, then it is FAILED."""
+    return float(os.environ.get("ORDERS_STUCK_AFTER_SECONDS", "900"))
+
+
+class OrderSweeper:
+    """The relay of the outbox: finds orders left behind and sends them on again (it never notifies)."""
+
+    def __init__(self, orders: OrderRepository, queue: MessageQueue, clock: Callable[[], str] = utc_now,
+                 now: Callable[[], float] = time.time):
+        self.orders = orders
+        self.queue = queue
+        self.clock = clock
+        self.now = now
+
+    def sweep(self) -> dict[str, int]:
+        now = self.now()
+        requeue_before = iso_from_epoch(now - requeue_after_seconds())
+        stuck_before = iso_from_epoch(now - stuck_after_seconds())
+        counts = {"requeued": 0, "failed": 0}
+        for shard in all_pending_shards():
+            for order_id in self.orders.waiting_since(shard, requeue_before):
+                outcome = self._handle(order_id, stuck_before)
+                if outcome:
+                    counts[outcome] += 1
+        if any(counts.values()):
+            logger.info("orders swept", **counts)
+        return counts
+
+    def _handle(self, order_id: str, stuck_before: str) -> str | None:
+        order = self.orders.get(order_id)  # the index may lag the table
+        if order is None:
+            return None
+        status = order["status"]
+        if status == RECEIVED or (status == COMPLETED and "notifiedAt" not in order):
+            self.queue.send_json({"orderId": order_id})
+            return "requeued"
+        if status == PROCESSING and order.get("pendingSince", "") <= stuck_before:
+            failed = self.orders.transition(order_id, PROCESSING, FAILED, self.clock(),
+                                            reason="processing did not finish")
+            return "failed" if failed else None
+        return None
+
+
+@lru_cache(maxsize=None)
+def _orders_table() -> OrderRepository:
+    return OrderRepository(settings.orders_table())
+
+
+@lru_cache(maxsize=None)
+def _orders_queue() -> MessageQueue:
+    return MessageQueue(settings.orders_queue())
+
+
+@lru_cache(maxsize=None)
+def orders() -> OrderService:
+    return OrderService(_orders_table(), _orders_queue())
+
+
+@lru_cache(maxsize=None)
+def order_worker() -> OrderWorker:
+    return OrderWorker(_orders_table(), ProductRepository(settings.product_table()),
+                       OrderNotifier(settings.order_notifications_topic()), settings.orders_max_receive_count())
+
+
+@lru_cache(maxsize=None)
+def order_sweeper() -> OrderSweeper:
+    return OrderSweeper(_orders_table(), _orders_queue())
+
+
+def reset() -> None:
+    """Forget the cached services (tests change settings and AWS endpoints between cases)."""
+    for cached in (_orders_table, _orders_queue, orders, order_worker, order_sweeper):
+        cached.cache_clear()

@@ -1,0 +1,256 @@
+"""The invoice flow against moto: upload → streaming ingest → InvoicesTable → status, report and read API."""
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import boto3
+import pytest
+
+from chalicelib import aws
+from local_runtime.runner import EventRunner
+from tests.conftest import PROJECT_DIR
+from tests.events import s3_event
+
+BUCKET, REPORTS = "notas-fiscais", "async-catalog-reports-dev"
+SAMPLE = PROJECT_DIR.parent / "shared" / "samples" / "notas_fiscais_2025.json"
+EXAMPLE_CSV = (PROJECT_DIR / "examples" / "notas_fiscais.csv").read_bytes()
+
+
+@pytest.fixture
+def runner(app, aws_resources):
+    return EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None,
+                       s3_retry_delay=0).setup()
+
+
+@pytest.fixture
+def calls(aws_resources):
+    recorded = []
+
+    def record(params, model, **_):
+        recorded.append((model.service_model.endpoint_prefix, model.name, dict(params)))
+    for service in ("s3", "sqs", "dynamodb"):
+        aws.client(service).meta.events.register("provide-client-params.*.*", record)
+    return recorded
+
+
+def upload(key: str, body: bytes | str) -> str:
+    response = boto3.client("s3").put_object(Bucket=BUCKET, Key=key,
+                                             Body=body.encode() if isinstance(body, str) else body)
+    return response["ETag"].strip('"')
+
+
+def invoice(number: str) -> dict | None:
+    item = boto3.client("dynamodb").get_item(TableName="InvoicesTable", Key={"number": {"S": number}}).get("Item")
+    return item
+
+
+def all_invoices() -> list[dict]:
+    return boto3.client("dynamodb").scan(TableName="InvoicesTable")["Items"]
+
+
+def status(client, key: str) -> dict:
+    response = client.http.get(f"/invoice-uploads?key={key}")
+    assert response.status_code == 200, response.body
+    return json.loads(response.body)
+
+
+def csv_rows(n: int, start: int = 1, customer: str = "Ana Costa", amount: str = "10,00") -> str:
+    lines = ["numero;cliente;valor;data_emissao"]
+    lines += [f"NF-{i};{customer};{amount};{1 + i % 28:02d}/10/2025" for i in range(start, start + n)]
+    return "\r\n".join(lines) + "\r\n"
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="../shared/samples is not beside this checkout")
+def test_the_shared_sample_loads_exactly_ten_invoices_to_the_cent(runner, client):
+    upload("2025/notas_fiscais_2025.json", SAMPLE.read_bytes())
+    runner.drain()
+    assert len(all_invoices()) == 10
+    assert Decimal(invoice("NF-8")["amount"]["N"]) == Decimal("2878.10")  # exact, not 2878.0999…
+    body = json.loads(client.http.get("/invoices/NF-1").body)
+    assert body["amount"] == "2100.43" and body["customer"] == "Ana Costa" and body["issue_date"] == "2025-10-15"
+    assert body["source"] == {"bucket": BUCKET, "key": "2025/notas_fiscais_2025.json", "row": 1}
+    summary = status(client, "2025/notas_fiscais_2025.json")
+    expected = sum(Decimal(str(i["valor"])) for i in json.loads(SAMPLE.read_text()))
+    assert (summary["status"], summary["accepted"], summary["rejected"]) == ("completed", 10, 0)
+    assert summary["total_amount"] == f"{expected:.2f}" == "28003.25"
+
+
+def test_a_brazilian_excel_csv_keeps_good_rows_and_records_bad_ones_with_reasons(runner, client):
+    upload("demo/notas_fiscais.csv", EXAMPLE_CSV)
+    runner.drain()
+    summary = status(client, "demo/notas_fiscais.csv")
+    assert (summary["status"], summary["rows"], summary["accepted"], summary["rejected"]) == ("completed", 6, 4, 2)
+    assert summary["total_amount"] == "1240489.86"
+    problems = {(e["row"], e["field"]) for e in summary["errors"]}
+    assert problems == {(5, "amount"), (6, "issue_date"), (6, "customer_document")}
+    assert json.loads(client.http.get("/invoices/NF-1002").body)["customer"] == "João Silva"
+    stored = json.loads(client.http.get("/invoices/NF-1006").body)
+    assert stored["customer_document"] == "12ABC34501DE35" and stored["amount"] == "3721.64"
+    report = json.loads(boto3.client("s3").get_object(Bucket=REPORTS, Key=summary["report"]["key"])["Body"].read())
+    assert summary["report"]["key"].startswith("invoice-uploads/demo/notas_fiscais.csv@")
+    assert {k: report[k] for k in ("status", "accepted", "rejected", "total_amount", "errors")} == \
+        {k: summary[k] for k in ("status", "accepted", "rejected", "total_amount", "errors")}
+
+
+def test_a_report_is_written_once_per_upload(runner, calls):
+    upload("once.csv", csv_rows(30))
+    runner.drain()
+    puts = [p for s, op, p in calls if op == "PutObject" and p["Bucket"] == REPORTS]
+    assert len(puts) == 1
+
+
+def test_reuploading_a_changed_file_updates_invoices_instead_of_duplicating(runner, client):
+    upload("monthly.csv", csv_rows(20, amount="10,00"))
+    runner.drain()
+    upload("monthly.csv", csv_rows(20, amount="11,50"))
+    runner.drain()
+    items = all_invoices()
+    assert len(items) == 20 and {Decimal(i["amount"]["N"]) for i in items} == {Decimal("11.50")}
+    assert status(client, "monthly.csv")["accepted"] == 20
+
+
+def test_a_duplicated_s3_event_does_nothing(client, aws_resources, calls):
+    etag = upload("dup.csv", csv_rows(5))
+    event = s3_event(BUCKET, "dup.csv", etag)
+    def effects():  # writes of invoices or rejected rows, reports, continuations
+        return [c for c in calls if c[1] in ("BatchWriteItem", "PutObject", "SendMessage")
+                or c[1] == "PutItem" and c[2]["TableName"] == "InvoicesTable"]
+    client.lambda_.invoke("ingest_invoice_upload", event)
+    first = len(effects())
+    client.lambda_.invoke("ingest_invoice_upload", event)
+    assert first and len(effects()) == first
+    assert status(client, "dup.csv")["accepted"] == 5 and len(all_invoices()) == 5
+
+
+def test_an_older_upload_arriving_late_never_overwrites_a_newer_one(client, aws_resources):
+    older = upload("a/janeiro.csv", csv_rows(3, amount="1,00"))
+    newer = upload("b/janeiro_corrigido.csv", csv_rows(3, amount="2,00"))
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "b/janeiro_corrigido.csv", newer,
+                                                            event_time="2026-11-20T10:05:00.000Z"))
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "a/janeiro.csv", older,
+                                                            event_time="2026-11-20T10:00:00.000Z"))
+    assert {Decimal(i["amount"]["N"]) for i in all_invoices()} == {Decimal(2)}
+    late = status(client, "a/janeiro.csv")
+    assert (late["accepted"], late["superseded"]) == (3, 3)
+    assert json.loads(client.http.get("/invoices/NF-1").body)["source"]["key"] == "b/janeiro_corrigido.csv"
+
+
+def test_the_later_row_of_a_file_wins_for_an_invoice_listed_twice(runner):
+    upload("twice.csv", "numero;cliente;valor;data_emissao\nNF-1;Ana;1,00;01/10/2025\nNF-1;Ana;2,00;01/10/2025\n")
+    runner.drain()
+    assert Decimal(invoice("NF-1")["amount"]["N"]) == 2
+
+
+def test_a_broken_json_file_fails_with_its_reason_and_keeps_the_rows_before(runner, client):
+    upload("broken.json", '[{"id": "NF-1", "cliente": "Ana", "valor": 1.5, "data_emissao": "2025-10-01"}, }{ garbage')
+    runner.drain()
+    summary = status(client, "broken.json")
+    assert summary["status"] == "failed" and summary["failure_reason"]
+    assert summary["accepted"] == 1 and invoice("NF-1") is not None
+    assert "report" in summary
+
+
+def test_a_binary_file_fails_once_and_is_not_retried(runner, client, calls):
+    upload("photo.json", bytes(range(256)) * 4)
+    runner.drain()
+    assert status(client, "photo.json")["status"] == "failed"
+    assert len([c for c in calls if c[1] == "GetObject"]) == 1
+
+
+def test_gzip_jsonl_and_a_url_encoded_key_are_read(runner, client):
+    rows = [{"number": f"G-{i}", "customer": "Gz Ltda", "amount": "5.25", "issue_date": "2025-11-01"} for i in range(7)]
+    body = gzip.compress(("\n".join(json.dumps(r) for r in rows) + "\n").encode())
+    upload("uploads/notas de novembro.jsonl.gz", body)
+    runner.drain()
+    summary = status(client, "uploads/notas de novembro.jsonl.gz")
+    assert (summary["status"], summary["accepted"], summary["total_amount"]) == ("completed", 7, "36.75")
+
+
+def test_a_file_read_across_many_invocations_counts_every_row_once(runner, client, monkeypatch):
+    from chalicelib.invoices import service
+    monkeypatch.setenv("INVOICE_INGEST_TIME_BUDGET_SECONDS", "0")  # hand over after every row
+    service.reset()
+    body = csv_rows(12) + "NF-X;;1,00;01/10/2025\r\n"
+    upload("long.csv", body)
+    runner.drain()
+    summary = status(client, "long.csv")
+    assert (summary["status"], summary["rows"], summary["accepted"], summary["rejected"]) == ("completed", 13, 12, 1)
+    assert summary["errors"] == [{"row": 14, "field": "customer", "problem": summary["errors"][0]["problem"]}]
+    assert len(all_invoices()) == 12
+
+
+def test_other_files_are_ignored(runner, client):
+    upload("notes.txt", "hello")
+    runner.drain()
+    assert client.http.get("/invoice-uploads?key=notes.txt").status_code == 404
+
+
+def test_errors_are_capped_in_the_status_with_a_count_of_the_rest(runner, client):
+    body = "numero;cliente;valor;data_emissao\r\n" + "".join(f"NF-{i};Ana;abc;01/10/2025\r\n" for i in range(150))
+    upload("bad.csv", body)
+    runner.drain()
+    summary = status(client, "bad.csv")
+    assert (summary["rejected"], len(summary["errors"]), summary["errors_not_shown"]) == (150, 100, 50)
+    assert [e["row"] for e in summary["errors"][:3]] == [2, 3, 4]
+
+
+def test_status_needs_a_key_and_knows_unknown_ones(client):
+    assert client.http.get("/invoice-uploads").status_code == 400
+    response = client.http.get("/invoice-uploads?key=never.csv")
+    assert response.status_code == 404 and json.loads(response.body)["errors"][0]["field"] == "key"
+
+
+# --- read API ------------------------------------------------------------------
+
+@pytest.fixture
+def many_invoices(runner):
+    lines = ["numero;cliente;valor;data_emissao"]
+    lines += [f"A-{i:02d};Ana Costa;{i},00;{i:02d}/10/2025" for i in range(1, 26)]
+    lines += [f"B-{i:02d};Bruno;{i},00;{i:02d}/09/2025" for i in range(1, 6)]
+    upload("many.csv", "\n".join(lines) + "\n")
+    runner.drain()
+
+
+def pages(client, query: str) -> list[list[str]]:
+    seen, cursor = [], None
+    while True:
+        response = client.http.get(f"/invoices?{query}" + (f"&next={cursor}" if cursor else ""))
+        assert response.status_code == 200, response.body
+        body = json.loads(response.body)
+        seen.append([i["number"] for i in body["items"]])
+        cursor = body["next"]
+        if not cursor:
+            return [p for p in seen if p]
+
+
+def test_listing_by_customer_and_date_range_pages_through_the_index(client, many_invoices, calls):
+    found = pages(client, "customer=Ana%20Costa&from=2025-10-05&to=2025-10-14&limit=4")
+    assert [n for page in found for n in page] == [f"A-{i:02d}" for i in range(5, 15)]
+    assert all(len(page) <= 4 for page in found)
+    assert not [c for c in calls if c[1] == "Scan"]
+    assert {c[2].get("IndexName") for c in calls if c[1] == "Query" and c[2]["TableName"] == "InvoicesTable"} == \
+        {"customer-index"}
+
+
+def test_listing_without_a_customer_filters_dates_and_returns_everything_once(client, many_invoices):
+    everything = [n for page in pages(client, "limit=7") for n in page]
+    assert sorted(everything) == sorted([f"A-{i:02d}" for i in range(1, 26)] + [f"B-{i:02d}" for i in range(1, 6)])
+    september = [n for page in pages(client, "from=2025-09-01&to=2025-09-30&limit=100") for n in page]
+    assert sorted(september) == [f"B-{i:02d}" for i in range(1, 6)]
+
+
+@pytest.mark.parametrize("query,field", [
+    ("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"), ("from=2025-02-30", "from"),
+    ("to=15/10/2025", "to"), ("from=2025-10-10&to=2025-10-01", "from"), ("next=bm90LWEta2V5", "next"),
+    ("customer=", "customer"), ("cliente=Ana", "cliente"),
+])
+def test_bad_list_parameters_are_400s_that_name_the_parameter(client, query, field):
+    response = client.http.get(f"/invoices?{query}")
+    assert response.status_code == 400, (query, response.body)
+    assert json.loads(response.body)["errors"][0]["field"] == field
+
+
+def test_an_unknown_invoice_is_a_json_404(client):
+    response = client.http.get("/invoices/NF-404")
+    assert response.status_code == 404 and json.loads(response.body)["Code"] == "NotFound"

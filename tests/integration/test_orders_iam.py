@@ -1,0 +1,78 @@
+"""The generated policies of api_handler, process_orders and sweep_orders allow every call the orders flow makes."""
+import json
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from chalicelib.adapters.queues import MessageQueue
+from chalicelib.orders import service
+from infra import iam
+from infra.stage import CHALICE_DIR
+from tests.events import sqs_event, sqs_record
+from tests.iam_check import CallRecorder, allowed
+
+ARN = "arn:aws:{}:us-east-1:123456789012:{}"
+
+
+def policy(stage, function):
+    return json.loads((CHALICE_DIR / iam.policy_filename(stage, function)).read_text())
+
+
+@pytest.fixture
+def recorder(app, stage, aws_resources):
+    recorder = CallRecorder().attach().attribute(app)
+    yield recorder
+    stage.load_app()  # undo the tagging wrappers
+
+
+def operations(recorder, function):
+    return {operation for _, operation, _ in recorder.by_function.get(function, [])}
+
+
+def test_every_orders_call_is_allowed_by_its_functions_policy(client, stage, recorder, monkeypatch):
+    boto3.resource("dynamodb").Table("ProductTable").put_item(Item={"id": "p-1", "name": "x", "price": Decimal("2")})
+    headers = {"Content-Type": "application/json"}
+    body = json.dumps({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}]})
+    order_id = json.loads(client.http.post("/orders", headers=headers, body=body).body)["orderId"]
+    client.http.post("/orders", headers={**headers, "Idempotency-Key": "k"}, body=body)
+    client.http.post("/orders", headers={**headers, "Idempotency-Key": "k"}, body=body)  # the duplicate path
+    client.http.get(f"/orders/{order_id}")
+    client.http.get("/orders?customerId=c&limit=1")
+
+    for _ in range(2):  # the second delivery finds it COMPLETED and notified
+        client.lambda_.invoke("process_orders", sqs_event(sqs_record({"orderId": order_id}, "orders-queue")))
+
+    # The sweep: one stranded order to re-queue and one stuck in PROCESSING to fail.
+    with monkeypatch.context() as patched:
+        patched.setattr(MessageQueue, "send_json", lambda self, payload: (_ for _ in ()).throw(ConnectionError()))
+        stranded = service.orders().accept({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}]})
+        stuck = service.orders().accept({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}]})
+    service.order_worker().orders.transition(stuck["orderId"], "RECEIVED", "PROCESSING", "2026-01-01T00:00:00.000Z")
+    monkeypatch.setenv("ORDERS_REQUEUE_AFTER_SECONDS", "0")
+    monkeypatch.setenv("ORDERS_STUCK_AFTER_SECONDS", "0")
+    event = client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [], region="us-east-1")
+    # Re-queued: the stranded order and the one posted under "k", never delivered here.
+    assert client.lambda_.invoke("sweep_orders", event).payload == {"requeued": 2, "failed": 1}
+
+    assert operations(recorder, "api_handler") >= {"PutItem", "GetItem", "Query", "GetQueueUrl", "SendMessage"}
+    assert operations(recorder, "process_orders") >= {"GetItem", "UpdateItem", "BatchGetItem", "Publish"}
+    assert operations(recorder, "sweep_orders") >= {"Query", "GetItem", "UpdateItem", "SendMessage"}
+    assert recorder.denied_by_function(lambda function: policy(stage, function)) == []
+
+
+def test_orders_policies_deny_what_a_function_does_not_need(stage):
+    table, index = ARN.format("dynamodb", "table/OrdersTable"), ARN.format("dynamodb", "table/OrdersTable/index/x")
+    worker, sweeper, api = (policy(stage, f) for f in ("process_orders", "sweep_orders", "api_handler"))
+    topic = ARN.format("sns", "order-notifications")
+    assert allowed(worker, "sns:Publish", topic)
+    assert not allowed(worker, "sns:Publish", ARN.format("sns", "other-topic"))
+    assert not allowed(worker, "sns:CreateTopic", topic)  # the ARN is built, not looked up
+    assert not allowed(worker, "sqs:SendMessage", ARN.format("sqs", "orders-queue"))
+    assert not allowed(worker, "dynamodb:PutItem", ARN.format("dynamodb", "table/ProductTable"))
+    assert allowed(worker, "dynamodb:BatchGetItem", ARN.format("dynamodb", "table/ProductTable"))
+    assert not allowed(sweeper, "sns:Publish", topic)  # the sweep never notifies
+    assert allowed(sweeper, "dynamodb:Query", index) and allowed(sweeper, "sqs:SendMessage",
+                                                                 ARN.format("sqs", "orders-queue"))
+    assert not allowed(api, "sns:Publish", topic)
+    assert allowed(api, "dynamodb:PutItem", table)

@@ -1,0 +1,147 @@
+"""OrdersTable's conditional transitions and ProductTable's batched price reads, against moto."""
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from chalicelib import aws
+from chalicelib.catalog.repository import ProductRepository
+from chalicelib.orders.repository import OrderRepository
+from chalicelib.orders.states import IllegalTransition
+
+T0, T1, T2 = "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.000Z", "2026-01-01T00:00:02.000Z"
+
+
+@pytest.fixture
+def orders(aws_resources):
+    return OrderRepository("OrdersTable")
+
+
+def received(orders, order_id="o-1"):
+    orders.add_if_absent({"orderId": order_id, "customerId": "c", "status": "RECEIVED", "createdAt": T0,
+                          "updatedAt": T0, "items": [{"productId": "p", "quantity": 1}],
+                          "history": [{"status": "RECEIVED", "at": T0}], "pendingShard": "P1", "pendingSince": T0})
+    return order_id
+
+
+def raw(order_id):
+    return boto3.resource("dynamodb").Table("OrdersTable").get_item(Key={"orderId": order_id},
+                                                                   ConsistentRead=True)["Item"]
+
+
+def test_add_if_absent_keeps_the_first_order(orders):
+    received(orders)
+    stored, created = orders.add_if_absent({"orderId": "o-1", "customerId": "other", "status": "RECEIVED"})
+    assert not created and stored["customerId"] == "c"
+
+
+def test_a_transition_appends_history_and_moves_the_pending_clock(orders):
+    received(orders)
+    after = orders.transition("o-1", "RECEIVED", "PROCESSING", T1)
+    assert after == raw("o-1")
+    assert after["status"] == "PROCESSING" and after["updatedAt"] == T1 and after["pendingSince"] == T1
+    assert after["history"] == [{"status": "RECEIVED", "at": T0}, {"status": "PROCESSING", "at": T1}]
+    done = orders.transition("o-1", "PROCESSING", "COMPLETED", T2, changes={"total": Decimal("1.50")})
+    assert done["total"] == Decimal("1.50") and done["pendingSince"] == T2 and done["pendingShard"] == "P1"
+
+
+def test_failed_takes_the_order_off_the_work_list_and_keeps_the_reason(orders):
+    received(orders)
+    failed = orders.transition("o-1", "RECEIVED", "FAILED", T1, reason="because")
+    assert failed["failureReason"] == "because"
+    assert failed["history"][-1] == {"status": "FAILED", "at": T1, "reason": "because"}
+    assert "pendingShard" not in failed and "pendingSince" not in failed
+
+
+def test_a_stale_starting_state_is_refused_by_the_condition_and_writes_nothing(orders):
+    received(orders)
+    orders.transition("o-1", "RECEIVED", "PROCESSING", T1)
+    orders.transition("o-1", "PROCESSING", "COMPLETED", T2)
+    before = raw("o-1")
+    # Legal moves, but the order is not where the caller thinks it is.
+    assert orders.transition("o-1", "RECEIVED", "PROCESSING", T2) is None
+    assert orders.transition("o-1", "PROCESSING", "FAILED", T2, reason="late") is None
+    assert raw("o-1") == before
+
+
+def test_an_illegal_transition_never_reaches_the_table(orders, monkeypatch):
+    received(orders)
+    orders.transition("o-1", "RECEIVED", "PROCESSING", T1)
+    orders.transition("o-1", "PROCESSING", "COMPLETED", T2)
+    before = raw("o-1")
+    sent = []
+    aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb.UpdateItem",
+                                                lambda params, **_: sent.append(params))
+    for current, new in [("COMPLETED", "PROCESSING"), ("COMPLETED", "FAILED"), ("FAILED", "RECEIVED"),
+                         ("RECEIVED", "COMPLETED")]:
+        with pytest.raises(IllegalTransition):
+            orders.transition("o-1", current, new, T2)
+    assert sent == [] and raw("o-1") == before
+
+
+def test_mark_notified_happens_once_and_only_for_completed_orders(orders):
+    received(orders)
+    assert not orders.mark_notified("o-1", T1)  # RECEIVED: nothing to record
+    orders.transition("o-1", "RECEIVED", "PROCESSING", T1)
+    orders.transition("o-1", "PROCESSING", "COMPLETED", T1)
+    assert orders.mark_notified("o-1", T2)
+    assert not orders.mark_notified("o-1", "2026-01-01T00:00:03.000Z")
+    item = raw("o-1")
+    assert item["notifiedAt"] == T2 and "pendingShard" not in item and "pendingSince" not in item
+
+
+def test_waiting_since_pages_through_one_shard_up_to_the_cutoff(orders):
+    for n in range(7):
+        orders.add_if_absent({"orderId": f"o-{n}", "customerId": "c", "status": "RECEIVED",
+                              "pendingShard": "P3" if n < 6 else "P4", "pendingSince": f"2026-01-01T00:00:0{n}.000Z"})
+    # Force tiny pages, as a large shard would have.
+    aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb.Query",
+                                                lambda params, **_: params.update(Limit=2))
+    found = list(orders.waiting_since("P3", "2026-01-01T00:00:04.000Z"))
+    assert sorted(found) == ["o-0", "o-1", "o-2", "o-3", "o-4"]
+
+
+def test_prices_reads_only_known_products_in_calls_of_at_most_100_keys(aws_resources):
+    table = boto3.resource("dynamodb").Table("ProductTable")
+    with table.batch_writer() as batch:
+        for n in range(150):
+            batch.put_item(Item={"id": f"p-{n}", "name": "x", "price": Decimal(n) / 100})
+        batch.put_item(Item={"id": "no-price", "name": "x"})
+    calls = []
+    aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb.BatchGetItem",
+                                                lambda params, **_: calls.append(params))
+    wanted = [f"p-{n}" for n in range(150)] + ["p-0", "ghost", "no-price"]
+    prices = ProductRepository("ProductTable").prices(wanted)
+    assert prices == {f"p-{n}": Decimal(n) / 100 for n in range(150)}
+    assert all(isinstance(p, Decimal) for p in prices.values())
+    assert [len(c["RequestItems"]["ProductTable"]["Keys"]) for c in calls] == [100, 52]
+
+
+def test_prices_retries_unprocessed_keys(aws_resources, monkeypatch):
+    boto3.resource("dynamodb").Table("ProductTable").put_item(Item={"id": "a", "name": "x", "price": Decimal("2.5")})
+    boto3.resource("dynamodb").Table("ProductTable").put_item(Item={"id": "b", "name": "x", "price": Decimal("1")})
+    dynamodb = aws.client("dynamodb")
+    real, calls = dynamodb.batch_get_item, []
+
+    def throttled(RequestItems):
+        calls.append(RequestItems)
+        keys = RequestItems["ProductTable"]["Keys"]
+        if len(calls) == 1:  # the first answer leaves "b" unprocessed
+            answer = real(RequestItems={"ProductTable": {**RequestItems["ProductTable"], "Keys": keys[:1]}})
+            answer["UnprocessedKeys"] = {"ProductTable": {**RequestItems["ProductTable"], "Keys": keys[1:]}}
+            return answer
+        return real(RequestItems=RequestItems)
+    monkeypatch.setattr(dynamodb, "batch_get_item", throttled)
+    sleeps = []
+    assert ProductRepository("ProductTable").prices(["a", "b"], sleep=sleeps.append) == \
+        {"a": Decimal("2.5"), "b": Decimal("1")}
+    assert len(calls) == 2 and len(sleeps) == 1
+    assert calls[1]["ProductTable"]["Keys"] == [{"id": {"S": "b"}}]
+
+
+def test_prices_gives_up_loudly_rather_than_calling_a_product_unknown(aws_resources, monkeypatch):
+    dynamodb = aws.client("dynamodb")
+    monkeypatch.setattr(dynamodb, "batch_get_item",
+                        lambda RequestItems: {"Responses": {}, "UnprocessedKeys": RequestItems})
+    with pytest.raises(RuntimeError, match="could not be read"):
+        ProductRepository("ProductTable").prices(["a"], max_attempts=3, sleep=lambda s: None)
