@@ -64,12 +64,22 @@ def write_csv(path: Path, rows: int = 0, megabytes: int = 0) -> int:
         written += len(header)
         while (rows and count < rows) or (megabytes and written < megabytes * 1_000_000):
             count += 1
-            amount = f"{count % 9000 + 1}.{count % 1000:03d},{count % 100:02d}" if count % 3 else f"{count % 999},90"
+            amount = f"{count % 900 + 1}.{count % 1000:03d},{count % 100:02d}" if count % 3 else f"{count % 999},90"
             date = f"{count % 28 + 1:02d}/{count % 12 + 1:02d}/2025" if count % 100 else "31/02/2025"
             line = f"NF-{count};{customers[count % 5]};{amount};{date};11.222.333/0001-81\r\n"
             out.write(line)
             written += len(line)
     return count
+
+
+def finished_run(session, stage, key: str) -> dict | None:
+    table = stage.environment["INVOICE_UPLOADS_TABLE_NAME"]
+    dynamodb = session.client("dynamodb")
+    latest = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"LATEST#{key}"}, "sk": {"S": "LATEST"}}).get("Item")
+    if not latest:
+        return None
+    run = dynamodb.get_item(TableName=table, Key={"pk": latest["run_id"], "sk": {"S": "RUN"}})["Item"]
+    return run if run["status"]["S"] in ("completed", "failed") else None
 
 
 def end_to_end(args) -> dict:
@@ -97,7 +107,7 @@ def end_to_end(args) -> dict:
             if model.name == "UpdateItem" and "Attributes" in parsed:  # the run item: after image ≥ before here
                 units["InvoiceUploadsTable(updates)"] += math.ceil(item_bytes(parsed["Attributes"]) / 1024)
         for service in ("s3", "sqs", "dynamodb"):
-            aws.client(service).meta.events.register("before-call.*.*", count_call)
+            aws.client(service).meta.events.register("provide-client-params.*.*", count_call)
         aws.client("dynamodb").meta.events.register("after-call.dynamodb.*", count_update)
         runner = EventRunner(app, session, concurrency=2, report=print if args.verbose else lambda line: None,
                              timeouts={"ingest_invoice_upload": 300, "continue_invoice_ingest": 300})
@@ -108,20 +118,17 @@ def end_to_end(args) -> dict:
             size = path.stat().st_size
             started = time.perf_counter()
             session.client("s3").upload_file(str(path), stage.environment["INVOICES_BUCKET_NAME"], "bench/notas.csv")
-            from chalicelib.invoices.service import invoice_upload_status
             deadline = time.monotonic() + args.timeout
-            while True:
-                try:
-                    status = invoice_upload_status("bench/notas.csv")
-                    if status["status"] != "processing":
-                        break
-                except Exception:
-                    pass
+            while True:  # polled with a client of its own, so the figures count only the pipeline's calls
+                if (run := finished_run(session, stage, "bench/notas.csv")) is not None:
+                    break
                 if time.monotonic() > deadline:
                     raise SystemExit(f"not done after {args.timeout} s")
                 time.sleep(0.5)
             elapsed = time.perf_counter() - started
         runner.stop()
+        from chalicelib.invoices.service import invoice_upload_status
+        status = invoice_upload_status("bench/notas.csv")
         assert status["status"] == "completed" and status["rows"] == rows, status
         stored = session.client("dynamodb").describe_table(TableName="InvoicesTable")["Table"]["ItemCount"]
         return {"rows": rows, "bytes": size, "seconds": elapsed, "status": status, "requests": dict(requests),

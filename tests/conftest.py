@@ -32,8 +32,7 @@ def _reset_caches():
     catalog.cache_clear()
     logbatch.reset()
     invoices.reset()
-    if hasattr(orders, "reset"):
-        orders.reset()
+    orders.reset()
 
 
 @pytest.fixture

@@ -209,7 +209,14 @@ def stuck_after_seconds() -> float:
 
 
 class OrderSweeper:
-    """The relay of the outbox: finds orders left behind and sends them on again (it never notifies)."""
+    """The relay of the outbox: finds orders left behind and sends them on again (it never notifies).
+
+    Every sweep re-sends each order that has waited longer than
+    ORDERS_REQUEUE_AFTER_SECONDS, whether or not its first message is still
+    queued: while the queue holds a backlog older than that, orders get
+    duplicate messages. They cost a read each (the worker is idempotent);
+    raise the setting if a backlog of minutes is normal.
+    """
 
     def __init__(self, orders: OrderRepository, queue: MessageQueue, clock: Callable[[], str] = utc_now,
                  now: Callable[[], float] = time.time):

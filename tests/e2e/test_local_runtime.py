@@ -93,3 +93,75 @@ def test_the_printed_aws_cli_examples_work_as_printed(local_system):
     status_command = next(line.strip() for line in local_system.output if "/log-batches?key=" in line)
     status = json.loads(subprocess.run(shlex.split(status_command), capture_output=True, text=True).stdout)
     assert status["status"] == "completed" and status["report"]["content"] == content
+
+
+def test_an_uploaded_invoice_file_is_listed_by_the_api(local_system):
+    rows = "id,cliente,valor,data_emissao\r\n" + "".join(
+        f"E2E-{i},Loja E2E,\"1.000,{i:02d}\",{i + 1:02d}/11/2025\r\n" for i in range(12)) + "E2E-X,,1,00,x\r\n"
+    local_system.client("s3").put_object(Bucket="notas-fiscais", Key="e2e/notas novembro.csv",
+                                         Body=("\ufeff" + rows).encode())
+    status = wait_until(lambda: (r := requests.get(f"{local_system.api}/invoice-uploads",
+                                                   params={"key": "e2e/notas novembro.csv"}, timeout=5)).status_code
+                        == 200 and r.json()["status"] != "processing" and r.json(), timeout=60, what="the upload")
+    assert (status["status"], status["accepted"], status["rejected"]) == ("completed", 12, 1)
+    listed = requests.get(f"{local_system.api}/invoices", params={"customer": "Loja E2E", "limit": 100},
+                          timeout=5).json()
+    assert sorted(i["number"] for i in listed["items"]) == sorted(f"E2E-{i}" for i in range(12))
+    assert listed["items"][0]["amount"] == "1000.00" and listed["next"] is None
+
+
+def test_the_printed_invoice_examples_work_as_printed(local_system):
+    import os
+    import shlex
+    import sys
+    from pathlib import Path
+
+    from tests.e2e.conftest import PROJECT_DIR
+    [upload] = [line.strip() for line in local_system.output if line.strip().startswith("aws --endpoint-url")
+                and "notas-fiscais" in line]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+           "AWS_DEFAULT_REGION": "us-east-1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    subprocess.run(shlex.split(upload), cwd=PROJECT_DIR, env=env, check=True, capture_output=True)
+    status_command, list_command = [line.strip() for line in local_system.output
+                                    if line.strip().startswith("curl -s '") and "invoice" in line]
+
+    def status():
+        result = subprocess.run(shlex.split(status_command), capture_output=True, text=True)
+        body = json.loads(result.stdout) if result.stdout.startswith("{") else {}
+        return body if body.get("status") == "completed" else None
+    done = wait_until(status, timeout=60, what="the example invoice upload")
+    assert (done["accepted"], done["rejected"], done["total_amount"]) == (4, 2, "1240489.86")
+    listed = json.loads(subprocess.run(shlex.split(list_command), capture_output=True, text=True).stdout)
+    assert [i["number"] for i in listed["items"]] == ["NF-1001", "NF-1003"]  # Ana Costa, October, by date
+    assert [i["amount"] for i in listed["items"]] == ["2100.43", "1234567.89"]
+
+
+def test_an_order_is_completed_and_its_notification_reaches_a_subscribed_queue(local_system):
+    sqs, sns = local_system.client("sqs"), local_system.client("sns")
+    queue_url = sqs.create_queue(QueueName="e2e-order-subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic_arn = sns.create_topic(Name="order-notifications")["TopicArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+
+    product = requests.post(f"{local_system.api}/products", json={"name": "Caderno", "price": "12.50"},
+                            timeout=10).json()
+    wait_until(lambda: requests.get(f"{local_system.api}/products/{product['id']}", timeout=5).status_code == 200,
+               timeout=30, what="the product")
+    response = requests.post(f"{local_system.api}/orders", timeout=10, headers={"Idempotency-Key": "e2e-order-1"},
+                             json={"customerId": "c-e2e", "items": [{"productId": product["id"], "quantity": 2},
+                                                                    {"productId": "pen", "quantity": 1,
+                                                                     "unitPrice": "3.10"}]})
+    assert response.status_code == 202 and response.json()["status"] == "RECEIVED"
+    order_id = response.json()["orderId"]
+    assert response.headers["Location"] == f"/orders/{order_id}"
+    order = wait_until(lambda: (r := requests.get(f"{local_system.api}/orders/{order_id}", timeout=5).json())
+                       ["status"] == "COMPLETED" and r, timeout=30, what="the order to complete")
+    assert order["total"] == "28.10"
+    assert [h["status"] for h in order["history"]] == ["RECEIVED", "PROCESSING", "COMPLETED"]
+    messages = wait_until(lambda: sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1,
+                                                      MessageAttributeNames=["All"]).get("Messages"),
+                          timeout=30, what="the notification")
+    assert json.loads(messages[0]["Body"]) == {"orderId": order_id, "customerId": "c-e2e", "status": "COMPLETED",
+                                               "total": "28.10"}
+    listed = requests.get(f"{local_system.api}/orders", params={"customerId": "c-e2e"}, timeout=5).json()
+    assert [o["orderId"] for o in listed["items"]] == [order_id]

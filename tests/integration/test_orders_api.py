@@ -137,8 +137,8 @@ def test_post_answers_202_stores_the_order_received_and_queues_its_id(client, aw
 
 
 def test_total_is_stored_when_every_item_has_a_price(client):
-    accepted = json.loads(post(client, {"customerId": "c", "items": [
-        {"productId": "a", "quantity": 3, "unitPrice": "0.10"}, {"productId": "b", "quantity": 1, "unitPrice": 5}]}).body)
+    items = [{"productId": "a", "quantity": 3, "unitPrice": "0.10"}, {"productId": "b", "quantity": 1, "unitPrice": 5}]
+    accepted = json.loads(post(client, {"customerId": "c", "items": items}).body)
     assert stored(accepted["orderId"])["total"] == Decimal("5.30")
 
 

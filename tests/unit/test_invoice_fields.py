@@ -94,7 +94,8 @@ def test_garbage_amounts_say_how_to_write_one(value):
     ("10,1234", "must have at most 2 decimal places"), ("1.234,567", "must have at most 2 decimal places"),
     (Decimal("10.001"), "must have at most 2 decimal places"), ("10000000000", "must be at most 9999999999.99"),
     (Decimal("1E+400"), "must be at most 9999999999.99"), (Decimal("NaN"), "must be a finite number"),
-    (Decimal("sNaN"), "must be a finite number"), (10.5, "is a binary float: amounts must arrive as Decimal, int or text"),
+    (Decimal("sNaN"), "must be a finite number"),
+    (10.5, "is a binary float: amounts must arrive as Decimal, int or text"),
 ])
 def test_amount_limits(value, problem):
     assert problems(valor=value) == [("amount", problem)]
@@ -172,7 +173,8 @@ def test_every_problem_of_a_row_is_reported_under_its_canonical_name():
            "descricao": {}}
     assert validate_row(row) == (None, [
         Problem("number", "is required"), Problem("customer", "must be text"),
-        Problem("amount", problems(valor="2.100")[0][1]), Problem("issue_date", "is not a real date: 31/02/2025 does not exist"),
+        Problem("amount", problems(valor="2.100")[0][1]),
+        Problem("issue_date", "is not a real date: 31/02/2025 does not exist"),
         Problem("customer_document", DOCUMENT_LENGTH), Problem("description", "must be text")])
     assert validate_row({}) == (None, [Problem(field, "is required") for field in
                                        ("number", "customer", "amount", "issue_date")])

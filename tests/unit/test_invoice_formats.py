@@ -1,5 +1,6 @@
 import gzip
 import json
+import random
 from decimal import Decimal
 from pathlib import Path
 
@@ -131,7 +132,8 @@ def test_a_repeated_column_name_keeps_the_first_non_empty_value():
     (b"", "the file is empty: a header row is required"),
     (b"\r\n\n  \n", "the file is empty: a header row is required"),
     (b"foo;bar\n1;2\n", "line 1 is not a header: no column for number (id, numero, number, nf); customer "
-                        "(cliente, customer); amount (valor, amount, total); issue_date (data_emissao, issue_date, date)"),
+                        "(cliente, customer); amount (valor, amount, total); "
+                        "issue_date (data_emissao, issue_date, date)"),
     (b"\nNF-1;Ana;10,00;01/01/2025\n", "line 2 is not a header: no column for number (id, numero, number, nf); "
                                        "customer (cliente, customer); amount (valor, amount, total); issue_date "
                                        "(data_emissao, issue_date, date)"),
@@ -237,7 +239,8 @@ def test_a_json_array_is_read_element_by_element():
     assert found[0].data["descricao"] == "has ] and } and , and \\ and ã in it\\"
     assert found[2].data["extra"] == {"nested": [1, [2, {"deep": "]]}}"}]], "n": Decimal("-1.5e3"), "t": True,
                                       "tricky": '"]}[{\\', "more": '\\"]'}
-    assert [(i.number, i.customer, i.amount, i.issue_date) for i in invoices(JsonArrayReader, fixture("array.json"))] == [
+    found = invoices(JsonArrayReader, fixture("array.json"))
+    assert [(i.number, i.customer, i.amount, i.issue_date) for i in found] == [
         ("NF-3001", 'João "Joca" Silva', Decimal("2100.43"), "2025-10-15"),
         ("3002", "Ana Costa", Decimal("4806.56"), "2025-10-18"),
         ("NF-3003", "Émile Zola", Decimal("0.00"), "2025-09-26"),
@@ -285,7 +288,8 @@ def test_a_json_element_over_one_megabyte_is_skipped_as_a_row_problem():
     (b"", "expected a JSON array of invoices (or an object holding one), found nothing: the file is empty"),
     (b"  \n", "expected a JSON array of invoices (or an object holding one), found nothing: the file is empty"),
     (b'"invoices"', "expected a JSON array of invoices (or an object holding one), found '\"' at byte 0"),
-    (b"\x1f\x8b\x08\x00binary", "expected a JSON array of invoices (or an object holding one), found byte 0x1f at byte 0"),
+    (b"\x1f\x8b\x08\x00binary",
+     "expected a JSON array of invoices (or an object holding one), found byte 0x1f at byte 0"),
     (b'[{"id": 1} {"id": 2}]', "expected , or ] at byte 11, found '{'"),
     (b'[{"id": 1},\x00\x01\x02]', "expected a value at byte 11, found byte 0x00"),
     (b'[{"id": 1},]', "expected a value at byte 11, found ']'"),
@@ -307,6 +311,27 @@ def test_empty_arrays_bom_and_what_follows_a_wrapped_array():
     assert rows(JsonArrayReader, b"\xef\xbb\xbf [ ] \n") == []
     assert [row.end_offset for row in rows(JsonArrayReader, b'\xef\xbb\xbf[{"id": 1}]')] == [13]
     assert len(rows(JsonArrayReader, b'{"invoices": [{"id": 1}], "then": garbage')) == 1
+
+
+def test_the_json_scanner_agrees_with_the_json_module_on_random_arrays_cut_anywhere():
+    rnd = random.Random(7)
+    alphabet = ["a", "ã", "😀", '"', "\\", "[", "]", "{", "}", ",", ":", " ", "\n", "\u2028"]
+
+    def text():
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 5)))
+
+    def value(depth=0):
+        if depth > 3 or rnd.random() < 0.3:
+            return rnd.choice([text(), 7, -2.5, True, None, 10 ** 20])
+        if rnd.random() < 0.5:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
+        return {text(): value(depth + 1) for _ in range(rnd.randint(0, 3))}
+
+    for _ in range(150):
+        elements = [{text(): value() for _ in range(rnd.randint(0, 4))} for _ in range(rnd.randint(0, 4))]
+        data = json.dumps(elements, ensure_ascii=rnd.random() < 0.5, indent=rnd.choice([None, 1])).encode()
+        assert [row.data for row in rows(JsonArrayReader, data, size=rnd.randint(1, 9))] == \
+            json.loads(data, parse_float=Decimal)
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
