@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: run test bench policies package deploy clean
+.PHONY: run test bench bench-invoices policies package deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ run: $(STAMP)  ## the whole system on this machine: emulator, API, event deliver
 
 bench: $(STAMP)  ## log pipeline benchmark against the emulator (minutes)
 	$(BIN)/python -m benchmarks.log_pipeline $(BENCH_ARGS)
+
+bench-invoices: $(STAMP)  ## invoice pipeline benchmark against the emulator (minutes)
+	$(BIN)/python -m benchmarks.invoice_pipeline $(BENCH_ARGS)
 
 test: $(STAMP)  ## every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -8,15 +8,9 @@ from chalicelib.http import json_errors, json_response, location_of, parse_json_
 from chalicelib.invoices.service import invoice_ingester, invoice_reader, invoice_upload_status
 from chalicelib.logbatch.service import log_batch_status, log_splitter, log_worker
 from chalicelib.orders.service import order_sweeper, order_worker, orders
+from chalicelib.s3events import ignoring_test_events, uploaded_object
 
 app = Chalice(app_name="async-catalog")
-
-
-def s3_upload(event) -> dict:
-    """The uploaded object of an S3 event record: key (URL-decoded by Chalice), ETag, sequencer, time."""
-    record = event.to_dict()["Records"][0]
-    return {"bucket": event.bucket, "key": event.key, "etag": record["s3"]["object"].get("eTag"),
-            "event_time": record.get("eventTime")}
 
 
 # --- Catalog -----------------------------------------------------------------
@@ -50,9 +44,10 @@ def process_product_queue(event):
 
 # --- Log batches -------------------------------------------------------------
 
+@ignoring_test_events
 @app.on_s3_event(bucket=settings.input_logs_bucket(), events=["s3:ObjectCreated:*"])
 def split_log_upload(event):
-    upload = s3_upload(event)
+    upload = uploaded_object(event)
     log_splitter().on_upload(upload["bucket"], upload["key"], etag=upload["etag"], context=event.context)
 
 
@@ -75,9 +70,10 @@ def get_log_batch():
 
 # --- Invoices (notas fiscais) ------------------------------------------------
 
+@ignoring_test_events
 @app.on_s3_event(bucket=settings.invoices_bucket(), events=["s3:ObjectCreated:*"])
 def ingest_invoice_upload(event):
-    invoice_ingester().on_upload(**s3_upload(event), context=event.context)
+    invoice_ingester().on_upload(**uploaded_object(event), context=event.context)
 
 
 @app.on_sqs_message(queue=settings.invoice_ingest_queue(), batch_size=1)

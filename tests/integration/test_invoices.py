@@ -254,3 +254,12 @@ def test_bad_list_parameters_are_400s_that_name_the_parameter(client, query, fie
 def test_an_unknown_invoice_is_a_json_404(client):
     response = client.http.get("/invoices/NF-404")
     assert response.status_code == 404 and json.loads(response.body)["Code"] == "NotFound"
+
+
+def test_an_s3_test_event_is_acknowledged_and_changes_nothing(app, aws_resources, calls):
+    import app as app_module
+    test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-20T10:00:00.000Z",
+                  "Bucket": BUCKET, "RequestId": "x", "HostId": "y"}
+    for handler in (app_module.ingest_invoice_upload, app_module.split_log_upload):  # what Lambda calls
+        assert handler(test_event, None) is None
+    assert calls == []
