@@ -17,10 +17,15 @@ DEFAULT_PAGE_SIZE = 20
 def parse_page_size(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:  # '²'.isdigit()
         raise InvalidRequest("The page size is not valid.",
                              [{"field": "limit", "problem": f"must be an integer from 1 to {MAX_PAGE_SIZE}"}])
     return int(raw)
+
+
+def bad_cursor() -> InvalidRequest:
+    return InvalidRequest("The pagination cursor is not valid.",
+                          [{"field": "next", "problem": "is not a cursor this API returned"}])
 
 
 def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
@@ -34,14 +39,15 @@ def _is_key_value(value: Any) -> bool:
         isinstance(value.get("S"), str) or isinstance(value.get("N"), str))
 
 
-def decode_cursor(cursor: str, key_names: set[str]) -> dict[str, Any]:
+def decode_cursor(cursor: str, key_names: set[str], strings_only: bool = False) -> dict[str, Any]:
     """The ExclusiveStartKey a cursor holds; it must name exactly `key_names`, each a string or number."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not (isinstance(key, dict) and set(key) == key_names and all(map(_is_key_value, key.values()))):
             raise ValueError
+        if strings_only and not all(value.get("S") for value in key.values()):
+            raise ValueError  # DynamoDB refuses a key of the wrong type or an empty string
         return key
     except (ValueError, binascii.Error, TypeError, UnicodeDecodeError, RecursionError):
-        raise InvalidRequest("The pagination cursor is not valid.",
-                             [{"field": "next", "problem": "is not a cursor this API returned"}]) from None
+        raise bad_cursor() from None

@@ -22,7 +22,8 @@ def ignoring_test_events(handler: Callable[[dict, Any], Any]) -> Callable[[dict,
 
 
 def uploaded_object(event: Any) -> dict:
-    """The object of a Chalice S3 event: bucket, key (URL-decoded by Chalice), ETag and event time."""
+    """The object of a Chalice S3 event: bucket, key (URL-decoded by Chalice), ETag, sequencer and event time."""
     record = event.to_dict()["Records"][0]
-    return {"bucket": event.bucket, "key": event.key, "etag": record["s3"]["object"].get("eTag"),
-            "event_time": record.get("eventTime")}
+    uploaded = record["s3"]["object"]
+    return {"bucket": event.bucket, "key": event.key, "etag": uploaded.get("eTag"),
+            "sequencer": uploaded.get("sequencer"), "event_time": record.get("eventTime")}

@@ -18,6 +18,8 @@ def field_errors(error: ValidationError) -> list[dict[str, str]]:
             message = "is not a known field"
         elif item["type"] == "missing":
             message = "is required"
+        elif item["type"] == "string_pattern_mismatch":
+            message = "contains characters that are not allowed (control characters)"
         elif message.startswith("Value error, "):
             message = message[len("Value error, "):]
         problems.append({"field": field, "problem": message})

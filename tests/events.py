@@ -26,7 +26,7 @@ def sqs_event(*records: dict[str, Any]) -> dict:
 
 
 def s3_event(bucket: str, key: str, etag: str, event_time: str = "2026-11-20T10:00:00.000Z",
-             event_name: str = "ObjectCreated:Put") -> dict:
+             event_name: str = "ObjectCreated:Put", sequencer: str = "0055AED6DCD90281E5") -> dict:
     """An S3 notification as Lambda receives it; the key URL-encoded, as S3 sends it."""
     from urllib.parse import quote_plus
     return {"Records": [{
@@ -35,5 +35,5 @@ def s3_event(bucket: str, key: str, etag: str, event_time: str = "2026-11-20T10:
         "requestParameters": {"sourceIPAddress": "127.0.0.1"}, "responseElements": {},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "tests",
                "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}", "ownerIdentity": {"principalId": "x"}},
-               "object": {"key": quote_plus(key, safe="/"), "size": 0, "eTag": etag, "sequencer": "0055AED6DCD90281E5"}},
+               "object": {"key": quote_plus(key, safe="/"), "size": 0, "eTag": etag, "sequencer": sequencer}},
     }]}

@@ -138,7 +138,8 @@ def parse_number(value: object) -> str:
         raise ValueError("must be text or a whole number")
     if isinstance(value, int) and value.bit_length() > 4 * MAX_NUMBER:  # str() of a huge int is slow, then refused
         raise ValueError(f"must be at most {MAX_NUMBER} characters")
-    return _text(str(value), MAX_NUMBER)
+    # One invoice, however it was typed: compatibility forms folded, inner runs of spaces made one.
+    return " ".join(unicodedata.normalize("NFKC", _text(str(value), MAX_NUMBER)).split())
 
 
 def parse_customer(value: object) -> str:
@@ -149,12 +150,21 @@ def parse_description(value: object) -> str:
     return _text(value, MAX_DESCRIPTION)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _text(value: object, limit: int) -> str:
     if not isinstance(value, str):
         raise ValueError("must be text")
     text = value.strip()
     if len(text) > limit:
         raise ValueError(f"must be at most {limit} characters")
+    try:  # a lone surrogate from a JSON escape (\ud800) cannot be stored or sent anywhere
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains an invalid character (a lone UTF-16 surrogate)") from None
+    if _CONTROL.search(text):
+        raise ValueError("contains a control character")
     return text
 
 

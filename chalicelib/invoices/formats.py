@@ -55,6 +55,8 @@ from chalicelib.invoices.fields import ALIASES, REQUIRED, canonical_field, norma
 from chalicelib.streaming.lines import BOM
 
 MAX_RECORD_BYTES = 1 << 20
+MAX_COLUMNS = 1000
+MAX_HEADER_BYTES = 64 * 1024
 TOO_LONG = f"is longer than {MAX_RECORD_BYTES >> 20} MB"
 ARRAY_KEYS = ("invoices", "notas", "notas_fiscais")
 ENDS_EARLY = "the file ends before the array of invoices is closed, at byte {offset}"
@@ -336,6 +338,11 @@ def _header(records: Iterator[tuple[int, list[str] | None, str | None]]) -> list
     if fields is None:
         raise UnreadableFile(f"the header (line {line}) {problem}")
     columns = [name.strip() for name in fields]
+    # The header is saved with every checkpoint (an item of at most 400 KB) and read per row.
+    if len(columns) > MAX_COLUMNS or sum(len(c.encode("utf-8")) for c in columns) > MAX_HEADER_BYTES:
+        raise UnreadableFile(f"the header (line {line}) has {len(columns)} columns and "
+                             f"{sum(len(c) for c in columns)} characters; at most {MAX_COLUMNS} columns "
+                             f"and {MAX_HEADER_BYTES} bytes are read")
     found = {canonical_field(name) for name in columns}
     missing = [field for field in REQUIRED if field not in found]
     if missing:

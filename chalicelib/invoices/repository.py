@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.adapters.dynamo import batch_put, conditional_put_all, from_item, to_item
-from chalicelib.pagination import decode_cursor, encode_cursor
+from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
 from chalicelib.streaming.runs import RunLeases
 
 CUSTOMER_INDEX = "customer-index"
@@ -67,9 +67,17 @@ class InvoiceRepository:
         if names:
             params.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values)
         if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(cursor, key_names)
+            start = decode_cursor(cursor, key_names, strings_only=True)
+            if customer is not None and start["customer"] != {"S": customer}:
+                raise bad_cursor()  # another listing's cursor: DynamoDB would refuse it with a ValidationException
+            params["ExclusiveStartKey"] = start
         dynamodb = aws.client("dynamodb")
-        response = dynamodb.query(**params) if customer is not None else dynamodb.scan(**params)
+        try:
+            response = dynamodb.query(**params) if customer is not None else dynamodb.scan(**params)
+        except dynamodb.exceptions.ClientError as error:
+            if cursor and error.response["Error"]["Code"] == "ValidationException":
+                raise bad_cursor() from None
+            raise
         return [from_item(i) for i in response.get("Items", [])], encode_cursor(response.get("LastEvaluatedKey"))
 
 

@@ -14,6 +14,7 @@ that cannot be read at all ends `failed` with the reason and is not retried:
 trying again cannot fix its content.
 """
 import json
+import re
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -25,19 +26,19 @@ from chalicelib.adapters.queues import MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
 from chalicelib.errors import InvalidRequest, NotFound
-from chalicelib.invoices.fields import validate_row
+from chalicelib.invoices.fields import MAX_CUSTOMER, parse_number, validate_row
 from chalicelib.invoices.formats import UnreadableFile, reader_for
 from chalicelib.invoices.repository import InvoiceRepository, UploadRuns
 from chalicelib.logs import logger
 from chalicelib.money import money_text
 from chalicelib.pagination import parse_page_size
 from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, run_id_for
-from chalicelib.streaming.runs import READING
+from chalicelib.streaming.runs import READING, check_upload_key
 
 WRITE_CHUNK_ROWS = 100  # rows held before their invoices and rejections are written
 STATUS_PROBLEMS_SHOWN = 100
 REPORT_PROBLEMS_SHOWN = 1000
-MAX_NUMBER_LENGTH = 100
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def report_key_for(run: dict) -> str:
@@ -77,7 +78,7 @@ class InvoiceIngester:
         self.time_budget = time_budget
 
     def on_upload(self, bucket: str, key: str, etag: str | None = None, event_time: str | None = None,
-                  context: Any = None) -> str:
+                  sequencer: str | None = None, context: Any = None) -> str:
         """Start (or, after a crash, resume) ingesting an upload. Returns what happened."""
         if reader_for(key) is None:
             logger.info("upload ignored: not a .csv/.json/.jsonl (or .gz) file", bucket=bucket, key=key)
@@ -87,7 +88,7 @@ class InvoiceIngester:
             etag = etag or head["ETag"]
             event_time = event_time or head["LastModified"].isoformat()
         etag = etag.strip('"')
-        run = {"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
+        run = {"run_id": run_id_for(key, etag, sequencer), "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
                "uploaded_at": event_time, "started_at": utc_now()}
         token = str(uuid.uuid4())
         state, how = self.runs.start(run, token, self.LEASE_SECONDS, **Progress({}).saved())
@@ -114,6 +115,12 @@ class InvoiceIngester:
         progress = Progress(run)
         batch = RowBatch(run, self.invoices, self.runs, progress)
         offset = int(run["checkpoint_offset"])
+        with self.runs.release_on_error(run_id, token):
+            return self._read(run, token, checkpoints, batch, progress, offset)
+
+    def _read(self, run: dict, token: str, checkpoints: Checkpointer, batch: "RowBatch", progress: Progress,
+              offset: int) -> str:
+        run_id = run["run_id"]
         try:
             reader = reader_for(run["key"])(open_object(run["bucket"], run["key"], run["etag"], offset),
                                             start_offset=offset, state=run.get("reader_state"))
@@ -236,10 +243,13 @@ class InvoiceReader:
         self.invoices = invoices
 
     def get(self, number: str) -> dict:
-        number = number.strip() if isinstance(number, str) else ""
-        if not number or len(number) > MAX_NUMBER_LENGTH:
-            raise InvalidRequest("The invoice number is not valid.",
-                                 [{"field": "number", "problem": f"must be 1 to {MAX_NUMBER_LENGTH} characters"}])
+        try:
+            number = parse_number(number)  # the same canonical form the ingester stores
+            if not number:
+                raise ValueError("is empty")
+        except ValueError as error:
+            raise InvalidRequest("The invoice number is not valid.", [{"field": "number", "problem": str(error)}]) \
+                from None
         invoice = self.invoices.get(number)
         if invoice is None:
             raise NotFound("No invoice with this number.", [{"field": "number", "problem": "not found"}])
@@ -255,8 +265,11 @@ class InvoiceReader:
         if issued_from and issued_to and issued_from > issued_to:
             raise InvalidRequest("The date range is empty.", [{"field": "from", "problem": "is after `to`"}])
         customer = params.get("customer")
-        if customer is not None and not customer.strip():
-            raise InvalidRequest("Say which customer.", [{"field": "customer", "problem": "is empty"}])
+        if customer is not None:
+            customer = customer.strip()  # stored customers are trimmed
+            if not customer or len(customer) > MAX_CUSTOMER:
+                raise InvalidRequest("Say which customer.",
+                                     [{"field": "customer", "problem": f"must be 1 to {MAX_CUSTOMER} characters"}])
         items, cursor = self.invoices.page(parse_page_size(params.get("limit")), params.get("next"),
                                            customer, issued_from, issued_to)
         return {"items": [present(i) for i in items], "next": cursor}
@@ -266,7 +279,7 @@ def parse_iso_date(raw: str | None, field: str) -> str | None:
     if raw is None:
         return None
     try:
-        if len(raw) != 10:
+        if not ISO_DATE.fullmatch(raw):  # fromisoformat alone also takes week dates (2025-W01-1)
             raise ValueError
         return date.fromisoformat(raw).isoformat()
     except ValueError:
@@ -304,8 +317,7 @@ def invoice_reader() -> InvoiceReader:
 
 
 def invoice_upload_status(key: str | None) -> dict:
-    if not key:
-        raise InvalidRequest("Say which upload.", [{"field": "key", "problem": "is required (the uploaded key)"}])
+    check_upload_key(key)
     run = _runs().latest(key)
     if run is None:
         raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])

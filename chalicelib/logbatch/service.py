@@ -17,6 +17,7 @@ from chalicelib.clock import seconds_between, utc_now
 from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.logbatch import messages
 from chalicelib.streaming.lines import LineReader
+from chalicelib.streaming.runs import check_upload_key
 from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, run_id_for
 from chalicelib.logbatch.parsing import parse_line, status_class
 from chalicelib.logbatch.repository import LogRecords, MessageCounts, RunTracker
@@ -149,6 +150,10 @@ class LogSplitter:
         return self._split(state, token, context)
 
     def _split(self, run: dict, token: str, context: Any) -> str:
+        with self.tracker.release_on_error(run["run_id"], token):
+            return self._split_leased(run, token, context)
+
+    def _split_leased(self, run: dict, token: str, context: Any) -> str:
         run_id, batch_id = run["run_id"], run["batch_id"]
         checkpoints = Checkpointer(self.tracker, self.continuation_queue, run_id, token, context=context,
                                    time_budget=self.time_budget, every_seconds=self.CHECKPOINT_EVERY_SECONDS,
@@ -250,8 +255,7 @@ class LogWorker:
 
 
 def batch_status(batch_id: str | None, tracker: RunTracker, reports_bucket: str) -> dict:
-    if not batch_id:
-        raise InvalidRequest("Say which batch.", [{"field": "key", "problem": "is required (the uploaded key)"}])
+    check_upload_key(batch_id)
     run = tracker.latest(batch_id)
     if run is None:
         raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])

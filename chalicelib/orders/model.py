@@ -26,7 +26,9 @@ MAX_QUANTITY = 1_000_000
 # takes every new order's write.
 PENDING_SHARDS = 10
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+")
+# SNS message attributes (customerId, contact) take no control characters.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 _PHONE = re.compile(r"\+[0-9]{8,15}")  # E.164
 
 
@@ -40,7 +42,7 @@ def parse_contact(value: Any) -> Any:
 class OrderItem(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    productId: StrictStr = Field(min_length=1, max_length=128)
+    productId: StrictStr = Field(min_length=1, max_length=128, pattern=_PRINTABLE)
     # Strict: 2.0 (parsed as Decimal), "2" and true are refused, not coerced.
     quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
     unitPrice: Decimal | None = None  # absent or null: the worker prices it from the catalog
@@ -56,7 +58,7 @@ class NewOrder(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    customerId: StrictStr = Field(min_length=1, max_length=128)
+    customerId: StrictStr = Field(min_length=1, max_length=128, pattern=_PRINTABLE)
     items: list[OrderItem] = Field(min_length=1, max_length=MAX_ITEMS)
     notify: StrictStr | None = Field(default=None, min_length=1, max_length=254)
 

@@ -13,20 +13,14 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.adapters.dynamo import from_item, to_item
-from chalicelib.errors import InvalidRequest
 from chalicelib.orders.states import COMPLETED, check_transition, history_entry, leaves_work_list
-from chalicelib.pagination import decode_cursor, encode_cursor
+from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
 
 _serialize = TypeSerializer().serialize
 
 CUSTOMER_INDEX = "customer-index"
 PENDING_INDEX = "pending-index"
 CURSOR_KEYS = {"orderId", "customerId", "createdAt"}
-
-
-def _bad_cursor() -> InvalidRequest:
-    return InvalidRequest("The pagination cursor is not valid.",
-                          [{"field": "next", "problem": "is not a cursor this API returned"}])
 
 
 class UpdateBuilder:
@@ -125,6 +119,34 @@ class OrderRepository:
             return None
         return from_item(response["Attributes"])
 
+    def claim_notification(self, order_id: str, now: float, lease_seconds: int) -> bool:
+        """Take the right to publish a COMPLETED order's notification for a while; False if another delivery has it.
+
+        Two deliveries of one order (a sweep's re-send racing the first message)
+        must not both publish; one that dies holding the claim is replaced once
+        it runs out.
+        """
+        dynamodb = aws.client("dynamodb")
+        try:
+            dynamodb.update_item(
+                TableName=self.table_name, Key={"orderId": {"S": order_id}},
+                UpdateExpression="SET #until = :until",
+                ConditionExpression="#status = :completed AND attribute_not_exists(#notified) "
+                                    "AND (attribute_not_exists(#until) OR #until < :now)",
+                ExpressionAttributeNames={"#until": "notifyingUntil", "#status": "status",
+                                          "#notified": "notifiedAt"},
+                ExpressionAttributeValues={":until": {"N": str(int(now) + lease_seconds)},
+                                           ":now": {"N": str(int(now))}, ":completed": {"S": COMPLETED}})
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_notification(self, order_id: str) -> None:
+        """The publish failed: let the next delivery claim the notification at once."""
+        aws.client("dynamodb").update_item(
+            TableName=self.table_name, Key={"orderId": {"S": order_id}}, UpdateExpression="REMOVE #until",
+            ExpressionAttributeNames={"#until": "notifyingUntil"})
+
     def mark_notified(self, order_id: str, at: str) -> bool:
         """Record that a COMPLETED order's notification went out, and take it off the work list.
 
@@ -159,13 +181,13 @@ class OrderRepository:
             # refused here: DynamoDB would answer a 500-worthy ValidationException.
             if start["customerId"] != {"S": customer_id} or \
                     not all(isinstance(v.get("S"), str) and v["S"] for v in start.values()):
-                raise _bad_cursor()
+                raise bad_cursor()
             params["ExclusiveStartKey"] = start
         try:
             response = aws.client("dynamodb").query(**params)
         except ClientError as error:
             if cursor and error.response["Error"]["Code"] == "ValidationException":
-                raise _bad_cursor() from None
+                raise bad_cursor() from None
             raise
         items = [from_item(item) for item in response.get("Items", [])]
         return items, encode_cursor(response.get("LastEvaluatedKey"))

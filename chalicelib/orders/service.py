@@ -165,8 +165,18 @@ class OrderWorker:
         return self.orders.transition(order_id, PROCESSING, COMPLETED, self.clock(),
                                       changes={"items": items, "total": order_total(items)})
 
+    NOTIFY_LEASE_SECONDS = 30
+
     def _notify(self, order: dict[str, Any]) -> None:
-        message_id = self.notifier.completed(order)
+        if not self.orders.claim_notification(order["orderId"], time.time(), self.NOTIFY_LEASE_SECONDS):
+            # Another delivery is publishing it; if that one dies, the sweep re-queues the order.
+            logger.info("notification already being sent", order_id=order["orderId"])
+            return
+        try:
+            message_id = self.notifier.completed(order)
+        except Exception:
+            self.orders.release_notification(order["orderId"])
+            raise
         recorded = self.orders.mark_notified(order["orderId"], self.clock())
         logger.info("order notified", order_id=order["orderId"], sns_message_id=message_id,
                     already_recorded=not recorded)

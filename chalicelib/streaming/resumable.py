@@ -45,8 +45,10 @@ def open_object(bucket: str, key: str, etag: str, offset: int = 0) -> Iterable[b
     return chunks
 
 
-def run_id_for(key: str, etag: str) -> str:
-    return f"{key}@{etag}"
+def run_id_for(key: str, etag: str, sequencer: str | None = None) -> str:
+    """One upload: its key and ETag, and S3's per-key sequencer when known, so that uploading
+    the same bytes again (A, B, A) is a new upload while a duplicated event stays the same one."""
+    return f"{key}@{etag}" + (f"~{sequencer}" if sequencer else "")
 
 
 class Checkpointer:

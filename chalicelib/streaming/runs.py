@@ -10,13 +10,28 @@ table remembers the key's newest run, which is what status APIs show.
 """
 import re
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from chalicelib import aws
 from chalicelib.adapters.dynamo import from_item, to_item
 
 RUN = "RUN"
 READING = "splitting"  # the status while a run's object is being read (the log flow named it first)
+
+
+MAX_KEY_BYTES = 1024  # S3's limit for an object key
+
+
+def check_upload_key(key: str | None) -> str:
+    """A `key` query parameter naming an upload: required, and no longer than an S3 key can be."""
+    from chalicelib.errors import InvalidRequest
+    if not key:
+        raise InvalidRequest("Say which upload.", [{"field": "key", "problem": "is required (the uploaded key)"}])
+    if len(key.encode("utf-8", errors="surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidRequest("That is not an S3 key.",
+                             [{"field": "key", "problem": f"must be at most {MAX_KEY_BYTES} bytes"}])
+    return key
 
 
 class LeaseLost(RuntimeError):
@@ -70,8 +85,7 @@ class RunLeases:
         try:
             self._db.put_item(TableName=self.table_name, Item=to_item(item),
                               ConditionExpression="attribute_not_exists(pk)")
-            self._db.put_item(TableName=self.table_name, Item=to_item({
-                "pk": f"LATEST#{run['batch_id']}", "sk": "LATEST", "run_id": run["run_id"]}))
+            self._point_latest(run)
             return item, "started"
         except self._db.exceptions.ConditionalCheckFailedException:
             pass
@@ -80,6 +94,38 @@ class RunLeases:
             return resumed, "resumed"
         existing = self.get(run["run_id"]) or {}
         return None, f"already {existing.get('status', 'unknown')}"
+
+    def _point_latest(self, run: dict) -> None:
+        """Make this run the key's latest, unless a newer upload's run already is (events arrive out of order)."""
+        uploaded_at = run.get("uploaded_at") or run["started_at"]
+        try:
+            self._db.put_item(
+                TableName=self.table_name, Item=to_item({"pk": f"LATEST#{run['batch_id']}", "sk": "LATEST",
+                                                          "run_id": run["run_id"], "uploaded_at": uploaded_at}),
+                ConditionExpression="attribute_not_exists(pk) OR attribute_not_exists(uploaded_at) "
+                                    "OR uploaded_at <= :uploaded_at",
+                ExpressionAttributeValues={":uploaded_at": {"S": uploaded_at}})
+        except self._db.exceptions.ConditionalCheckFailedException:
+            pass
+
+    @contextmanager
+    def release_on_error(self, run_id: str, token: str) -> Iterator[None]:
+        """Give up the lease when the reading inside fails, before the error propagates.
+
+        The retry that follows (Lambda's own, for an S3 event; SQS's, for a
+        continuation) can then take the run over at once instead of finding
+        it still leased and going away as a duplicate.
+        """
+        try:
+            yield
+        except LeaseLost:
+            raise
+        except Exception:
+            try:
+                self._update(run_id, "SET #lease_until = :zero", "#split_token = :token", zero=0, token=token)
+            except Exception:  # the original error matters more; the lease runs out anyway
+                pass
+            raise
 
     def take_over(self, run_id: str, expected_token: str | None, token: str, lease_seconds: int) -> dict | None:
         """Become the reader: with the handed-over token, or because the owner's lease ran out."""

@@ -97,3 +97,10 @@ def test_invoice_policies_suffice_for_the_whole_flow(app, client, stage, monkeyp
         stage.load_app()  # undo the tagging wrappers
     assert {"ingest_invoice_upload", "continue_invoice_ingest", "api_handler"} <= set(recorder.by_function)
     assert recorder.denied_by_function(lambda function: policy(stage, function)) == []
+
+
+def test_the_orders_worker_knows_its_queues_max_receive_count_in_every_stage():
+    from infra.resources import RESOURCES
+    for name in Stage.load().config["stages"]:
+        # The worker marks an order FAILED on the last receive; a different number would do it too early or never.
+        assert int(Stage.load(name).environment["ORDERS_MAX_RECEIVE_COUNT"]) == RESOURCES["OrdersQueue"].max_receive_count

@@ -263,3 +263,91 @@ def test_an_s3_test_event_is_acknowledged_and_changes_nothing(app, aws_resources
     for handler in (app_module.ingest_invoice_upload, app_module.split_log_upload):  # what Lambda calls
         assert handler(test_event, None) is None
     assert calls == []
+
+
+def test_a_row_with_a_lone_surrogate_is_rejected_and_the_file_goes_on(runner, client):
+    upload("surrogate.jsonl", '{"number": "NF-\\ud800", "customer": "Ana", "amount": 1, "issue_date": "2025-10-01"}\n'
+                              '{"number": "NF-2", "customer": "Ana", "amount": 2, "issue_date": "2025-10-01"}\n')
+    runner.drain()
+    summary = status(client, "surrogate.jsonl")
+    assert (summary["status"], summary["accepted"], summary["rejected"]) == ("completed", 1, 1)
+    assert summary["errors"][0]["field"] == "number" and invoice("NF-2") is not None
+
+
+def test_a_header_too_wide_to_checkpoint_fails_the_file_with_its_reason(runner, client):
+    header = ";".join(["numero", "cliente", "valor", "data_emissao"] + [f"extra_{i}" for i in range(2000)])
+    upload("wide.csv", header + "\nNF-1;Ana;1,00;01/10/2025\n")
+    runner.drain()
+    summary = status(client, "wide.csv")
+    assert summary["status"] == "failed" and "columns" in summary["failure_reason"]
+
+
+def test_uploading_earlier_bytes_again_is_a_new_upload_that_wins(client, aws_resources):
+    a = csv_rows(2, amount="1,00")
+    first = upload("aba.csv", a)
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "aba.csv", first, "2026-11-20T10:00:00.000Z",
+                                                            sequencer="0A"))
+    second = upload("aba.csv", csv_rows(2, amount="2,00"))
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "aba.csv", second, "2026-11-20T10:01:00.000Z",
+                                                            sequencer="0B"))
+    third = upload("aba.csv", a)
+    assert third == first
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "aba.csv", third, "2026-11-20T10:02:00.000Z",
+                                                            sequencer="0C"))
+    assert {Decimal(i["amount"]["N"]) for i in all_invoices()} == {Decimal(1)}
+    assert status(client, "aba.csv")["run_id"].endswith("~0C")
+
+
+def test_the_status_shows_the_newest_upload_even_when_its_event_came_first(client, aws_resources):
+    old = upload("late.csv", csv_rows(2, amount="1,00"))
+    new = upload("late.csv", csv_rows(2, amount="2,00"))
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "late.csv", new, "2026-11-20T10:05:00.000Z"))
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "late.csv", old, "2026-11-20T10:00:00.000Z"))
+    summary = status(client, "late.csv")
+    assert summary["status"] == "completed" and summary["run_id"].startswith(f"late.csv@{new}")
+
+
+def test_an_ingest_that_fails_midway_gives_up_its_lease_so_the_retry_finishes_it(client, aws_resources, monkeypatch):
+    from chalicelib.invoices.repository import InvoiceRepository
+    real = InvoiceRepository.put_newer
+    failures = []
+
+    def throttled_once(self, invoices):
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("DynamoDB is throttling")
+        return real(self, invoices)
+    monkeypatch.setattr(InvoiceRepository, "put_newer", throttled_once)
+    etag = upload("retry.csv", csv_rows(5))
+    event = s3_event(BUCKET, "retry.csv", etag)
+    with pytest.raises(ConnectionError):
+        client.lambda_.invoke("ingest_invoice_upload", event)
+    client.lambda_.invoke("ingest_invoice_upload", event)  # Lambda's retry of the same event, a minute later
+    summary = status(client, "retry.csv")
+    assert (summary["status"], summary["accepted"]) == ("completed", 5) and len(all_invoices()) == 5
+
+
+def test_invoice_numbers_are_compared_in_one_canonical_form(runner, client):
+    upload("forms.csv", "numero;cliente;valor;data_emissao\nNF  1;Ana;1,00;01/10/2025\n\uff2e\uff26 1;Ana;2,00;01/10/2025\n")
+    runner.drain()
+    assert [i["number"]["S"] for i in all_invoices()] == ["NF 1"]
+    from chalicelib.invoices.service import invoice_reader
+    assert invoice_reader().get(" NF   1 ")["amount"] == "2.00"  # the path parameter, as API Gateway decodes it
+
+
+@pytest.mark.parametrize("query,field", [
+    ("limit=%C2%B2", "limit"), ("from=2025-W01-1", "from"), ("customer=" + "x" * 201, "customer"),
+    ("customer=Ana&next=" + __import__("chalicelib.pagination", fromlist=["x"]).encode_cursor(
+        {"number": {"S": "1"}, "customer": {"S": "Bruno"}, "issue_date": {"S": "2025-01-01"}}), "next"),
+    ("next=" + __import__("chalicelib.pagination", fromlist=["x"]).encode_cursor({"number": {"N": "1"}}), "next"),
+])
+def test_hostile_list_parameters_are_400s(client, query, field):
+    response = client.http.get(f"/invoices?{query}")
+    assert response.status_code == 400, (query, response.body)
+    assert json.loads(response.body)["errors"][0]["field"] == field
+
+
+def test_an_upload_key_longer_than_s3_allows_is_a_400_on_both_status_routes(client):
+    for route in ("/invoice-uploads", "/log-batches"):
+        response = client.http.get(f"{route}?key={'k' * 1025}")
+        assert response.status_code == 400 and json.loads(response.body)["errors"][0]["field"] == "key"

@@ -11,6 +11,7 @@ from chalicelib.catalog.repository import ProductRepository
 from chalicelib.orders import service
 from chalicelib.orders.notifications import OrderNotifier
 from chalicelib.orders.repository import OrderRepository
+from chalicelib.orders.service import OrderWorker
 from tests.events import sqs_event, sqs_record
 
 
@@ -191,10 +192,30 @@ def test_a_crash_after_publishing_repeats_the_notification_with_the_same_id(clie
     order_id = new_order([{"productId": "p", "quantity": 1, "unitPrice": "1.00"}])
     with pytest.raises(BatchFailed):
         deliver(client, order_id)
-    deliver(client, order_id, receive_count=2)
-    deliver(client, order_id, receive_count=3)
-    ids = [attributes["notificationId"] for _, attributes in notifications(inbox)]
+    deliver(client, order_id, receive_count=2)  # the crashed delivery's claim still holds: nothing is sent
+    first = notifications(inbox)
+    assert len(first) == 1
+    import time
+    later = time.time() + OrderWorker.NOTIFY_LEASE_SECONDS + 1
+    monkeypatch.setattr("chalicelib.orders.service.time.time", lambda: later)
+    deliver(client, order_id, receive_count=3)  # once it has run out, the order is notified (again)
+    ids = [attributes["notificationId"] for _, attributes in first + notifications(inbox)]
     assert ids == [f"{order_id}:COMPLETED"] * 2
+
+
+def test_two_deliveries_racing_publish_one_notification(client, inbox, monkeypatch):
+    # The sweep's re-send of a slow order can be delivered while the first message is still publishing.
+    from chalicelib.orders.notifications import OrderNotifier
+    real_publish = OrderNotifier.completed
+    order_id = new_order([{"productId": "p", "quantity": 1, "unitPrice": "1.00"}])
+
+    def publish_while_another_delivery_arrives(self, order):
+        monkeypatch.setattr(OrderNotifier, "completed", real_publish)
+        deliver(client, order_id, receive_count=1)  # the racing delivery, inside the first one's publish
+        return real_publish(self, order)
+    monkeypatch.setattr(OrderNotifier, "completed", publish_while_another_delivery_arrives)
+    deliver(client, order_id)
+    assert len(notifications(inbox)) == 1
 
 
 def test_a_lasting_error_fails_the_order_on_the_last_receive_and_the_message_goes_on_to_the_dlq(client, inbox,
