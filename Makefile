@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: run test bench bench-invoices policies package deploy clean
+.PHONY: run test fuzz load bench bench-invoices policies package deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ bench-invoices: $(STAMP)  ## invoice pipeline benchmark against the emulator (mi
 
 test: $(STAMP)  ## every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+fuzz: $(STAMP)  ## the property-based fuzz tests with a long budget (CI runs them with a short one)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
+
+load: $(STAMP)  ## a bounded burst of POST /products against `make run`'s stack, started for the purpose
+	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
 
 policies: $(STAMP)  ## regenerate .chalice/policy-*.json from infra/resources.py
 	$(BIN)/python -m infra policies
