@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import boto3
 
@@ -130,8 +129,8 @@ def main(argv=None) -> int:
         say(f"provisioned {len(created)} resources: " + ", ".join(stage.resource_name(i) for i in created))
 
         say(f"starting chalice local on {api} (log: build/local/api.log)")
-        chalice = str(Path(sys.executable).with_name("chalice"))
-        api_process = processes.start([chalice, "local", "--host", HOST, "--port", str(api_port),
+        api_process = processes.start([sys.executable, "-m", "local_runtime.api_server", "local", "--host", HOST,
+                                       "--port", str(api_port),
                                        "--stage", stage.name, "--no-autoreload"],
                                       dict(os.environ), cwd=str(PROJECT_DIR), log_path=str(log_dir / "api.log"))
         children.append(api_process)
