@@ -5,7 +5,7 @@ from typing import Any, Callable, Iterable
 
 from chalicelib import aws
 from chalicelib.adapters.dynamo import backoff, from_item, to_item
-from chalicelib.pagination import decode_cursor, encode_cursor
+from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
 
 
 BATCH_GET_LIMIT = 100
@@ -45,8 +45,14 @@ class ProductRepository:
     def page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         params: dict[str, Any] = {"TableName": self.table_name, "Limit": limit}
         if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(cursor, {"id"})
-        response = aws.client("dynamodb").scan(**params)
+            params["ExclusiveStartKey"] = decode_cursor(cursor, {"id"}, strings_only=True)
+        dynamodb = aws.client("dynamodb")
+        try:
+            response = dynamodb.scan(**params)
+        except dynamodb.exceptions.ClientError as error:
+            if cursor and error.response["Error"]["Code"] == "ValidationException":
+                raise bad_cursor() from None  # a cursor DynamoDB refuses is the client's, not a 500
+            raise
         items = [from_item(item) for item in response.get("Items", [])]
         return items, encode_cursor(response.get("LastEvaluatedKey"))
 

@@ -139,7 +139,12 @@ def parse_number(value: object) -> str:
     if isinstance(value, int) and value.bit_length() > 4 * MAX_NUMBER:  # str() of a huge int is slow, then refused
         raise ValueError(f"must be at most {MAX_NUMBER} characters")
     # One invoice, however it was typed: compatibility forms folded, inner runs of spaces made one.
-    return " ".join(unicodedata.normalize("NFKC", _text(str(value), MAX_NUMBER)).split())
+    number = " ".join(unicodedata.normalize("NFKC", _text(str(value), MAX_NUMBER)).split())
+    # The limit holds for the folded form too: NFKC makes "ﬃ" three characters and "ﷺ" eighteen, and the
+    # number is InvoicesTable's key (DynamoDB refuses one over 2048 bytes, failing the whole upload).
+    if len(number) > MAX_NUMBER:
+        raise ValueError(f"must be at most {MAX_NUMBER} characters")
+    return number
 
 
 def parse_customer(value: object) -> str:

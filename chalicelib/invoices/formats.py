@@ -52,7 +52,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
 from chalicelib.invoices.fields import ALIASES, REQUIRED, canonical_field, normalise_name
-from chalicelib.streaming.lines import BOM
+from chalicelib.streaming.lines import BOM, CorruptStream
 
 MAX_RECORD_BYTES = 1 << 20
 MAX_COLUMNS = 1000
@@ -133,9 +133,17 @@ def _json_kind(value: Any) -> str:
     return kinds.get(type(value), "a number")
 
 
+def _readable(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks; a stream that cannot be decoded at all (a corrupt .gz) makes the file unreadable from there."""
+    try:
+        yield from chunks
+    except CorruptStream as error:
+        raise UnreadableFile(str(error)) from None
+
+
 def _without_bom(chunks: Iterable[bytes], offset: int) -> tuple[Iterator[bytes], int]:
     """The chunks minus a UTF-8 BOM at the very start of the stream, and the offset they begin at."""
-    chunks = iter(chunks)
+    chunks = _readable(chunks)
     if offset:
         return chunks, offset
     head = b""

@@ -32,7 +32,8 @@ from chalicelib.invoices.repository import InvoiceRepository, UploadRuns
 from chalicelib.logs import logger
 from chalicelib.money import money_text
 from chalicelib.pagination import parse_page_size
-from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, run_id_for
+from chalicelib.streaming.lines import CorruptStream
+from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, parse_handover, run_id_for
 from chalicelib.streaming.runs import READING, check_upload_key
 
 WRITE_CHUNK_ROWS = 100  # rows held before their invoices and rejections are written
@@ -98,12 +99,12 @@ class InvoiceIngester:
         return self._ingest(state, token, context)
 
     def on_continuation(self, body: str, context: Any = None) -> str:
-        handover = json.loads(body)
+        run_id, handed_token = parse_handover(body)
         token = str(uuid.uuid4())
-        state = self.runs.take_over(handover["run_id"], handover["token"], token, self.LEASE_SECONDS)
+        state = self.runs.take_over(run_id, handed_token, token, self.LEASE_SECONDS)
         if state is None:
             logger.info("continuation not needed (duplicate, or another reader owns the run)",
-                        run_id=handover["run_id"])
+                        run_id=run_id)
             return "stale"
         return self._ingest(state, token, context)
 
@@ -139,7 +140,7 @@ class InvoiceIngester:
             logger.info("upload replaced or removed before it was read; the newer upload is its own run",
                         run_id=run_id)
             return "superseded"
-        except UnreadableFile as error:
+        except (UnreadableFile, CorruptStream) as error:
             batch.write()  # the rows before the breakage stand
             return self._finish(run, token, progress, "failed", str(error))
         return self._finish(run, token, progress, "completed")

@@ -5,7 +5,7 @@ upload), the batch id (the source key), and each line with its number.
 """
 import json
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # SQS has long capped a message (and a SendMessageBatch call) at 256 KiB;
 # staying under it works on every queue, old or new, and on the emulator.
@@ -13,13 +13,28 @@ MAX_MESSAGE_BYTES = 250_000
 # JSON escapes control characters (NUL, ESC, ...); these two are the
 # remaining characters SQS refuses, written as JSON escapes too.
 _SQS_UNSAFE = {0xFFFE: "\\ufffe", 0xFFFF: "\\uffff"}
+# Bounds of what a splitter can write, so a message that breaks them fails alone at decode() instead of
+# failing the DynamoDB write of its whole batch: a message marker (`M#<first line>`) has 12 digits; a batch
+# id is an S3 key (1024 bytes at most) and a run id that key with its ETag and sequencer. Both end up in
+# DynamoDB keys, which hold 2048 bytes at most.
+MAX_LINE_NUMBER = 999_999_999_999
+MAX_BATCH_ID_BYTES = 1024
+MAX_RUN_ID_BYTES = MAX_BATCH_ID_BYTES + 200
 
 
 class LogLine(BaseModel):
     model_config = ConfigDict(frozen=True)
-    number: int = Field(ge=1)
+    number: int = Field(ge=1, le=MAX_LINE_NUMBER)
     text: str
     truncated: bool = False
+
+
+def _at_most_bytes(limit: int):
+    def check(value: str) -> str:
+        if len(value.encode("utf-8", errors="surrogatepass")) > limit:
+            raise ValueError(f"must be at most {limit} bytes")
+        return value
+    return check
 
 
 class LogMessage(BaseModel):
@@ -27,6 +42,9 @@ class LogMessage(BaseModel):
     run_id: str = Field(min_length=1)
     batch_id: str = Field(min_length=1)
     lines: list[LogLine] = Field(min_length=1)
+
+    _run_id = field_validator("run_id")(_at_most_bytes(MAX_RUN_ID_BYTES))
+    _batch_id = field_validator("batch_id")(_at_most_bytes(MAX_BATCH_ID_BYTES))
 
     @property
     def first_line(self) -> int:

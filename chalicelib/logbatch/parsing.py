@@ -4,6 +4,8 @@ Pure functions. Recognised: the spec's `YYYY-MM-DD HH:MM:SS LEVEL [Component] me
 JSON Lines, Apache/Nginx access logs (common and combined) and Apache error
 logs. Anything else is kept as `unparsed` with the raw line: not an error.
 Times without a zone are taken as UTC; every time comes out as ISO 8601 UTC.
+No line makes `parse_line` raise: a worker that raised on one would send its
+whole message to the DLQ and leave the run short of its report forever.
 """
 import json
 import re
@@ -112,18 +114,17 @@ def _lookup(document: dict, keys: tuple[str, ...]):
 def _json_time(value) -> str | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds or seconds
-        try:
+    # Out of range is "no time", like a time that does not parse: 10**400 ms cannot become a float,
+    # and 0001-01-01T00:00:00+05:00 has no UTC form.
+    try:
+        if isinstance(value, (int, float)):
+            seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds or seconds
             return _utc(datetime.fromtimestamp(seconds, timezone.utc))
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        text = value.strip().replace(",", ".")
-        try:
+        if isinstance(value, str):
+            text = value.strip().replace(",", ".")
             return _utc(datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text))
-        except ValueError:
-            return None
+    except (OverflowError, OSError, ValueError):
+        return None
     return None
 
 
@@ -132,7 +133,7 @@ def _json_line(line: str) -> ParsedLine | None:
         return None
     try:
         document = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes: not a log record either
         return None
     if not isinstance(document, dict):
         return None
@@ -141,9 +142,15 @@ def _json_line(line: str) -> ParsedLine | None:
     return ParsedLine(
         "json", _json_time(_lookup(document, TIME_KEYS)), normalise_level(_lookup(document, LEVEL_KEYS)),
         _status(_lookup(document, STATUS_KEYS)),
-        str(component) if component is not None and not isinstance(component, (dict, list)) else None,
-        message if isinstance(message, str) else (json.dumps(message) if message is not None else None),
+        _storable(str(component)) if component is not None and not isinstance(component, (dict, list)) else None,
+        _storable(message) if isinstance(message, str) else (json.dumps(message) if message is not None else None),
     )
+
+
+def _storable(text: str) -> str:
+    """A JSON string as text that can be stored: a lone surrogate (`"\\ud800"`, which JSON allows) cannot be
+    encoded as UTF-8, so it becomes U+FFFD, as invalid UTF-8 in the file does."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 # --- Apache / Nginx ---------------------------------------------------------------------
@@ -169,7 +176,15 @@ def _access_line(line: str) -> ParsedLine | None:
     status = _status(match["status"])
     level = "ERROR" if status and status >= 500 else "WARN" if status and status >= 400 else "INFO"
     return ParsedLine("access", _utc(moment), level, status, None, match["request"], method, path,
-                      int(match["bytes"]) if match["bytes"] != "-" else 0, match["client"])
+                      _size(match["bytes"]), match["client"])
+
+
+def _size(text: str) -> int | None:
+    """Bytes sent; none for a size no server writes (over 18 digits), which a DynamoDB number (38 digits at
+    most) or int() (4300 digits at most) would refuse and fail the line's whole message with."""
+    if text == "-":
+        return 0
+    return int(text) if len(text) <= 18 else None
 
 
 def _error_line(line: str) -> ParsedLine | None:
@@ -196,7 +211,12 @@ PARSERS = (_spec_line, _json_line, _access_line, _error_line)
 
 def parse_line(line: str) -> ParsedLine:
     for parser in PARSERS:
-        parsed = parser(line)
+        try:
+            parsed = parser(line)
+        except (ValueError, OverflowError, RecursionError):
+            # The shape of a format with a value it cannot hold (2026-13-45, a year-1 time shifted out of
+            # range): not that format, and still a line to keep.
+            parsed = None
         if parsed is not None:
             return parsed
     return ParsedLine("unparsed", message=line)

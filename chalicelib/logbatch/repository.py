@@ -105,16 +105,24 @@ class RunTracker(RunLeases):
 
     # --- completion --------------------------------------------------------------
 
-    def claim_report(self, run_id: str, lease_seconds: int = 120) -> dict | None:
-        """Mark a fully processed run completed and take the right to write its report; None if not due/taken."""
+    def claim_report(self, run_id: str, claim: str, lease_seconds: int = 120) -> dict | None:
+        """Mark a fully processed run completed and take the right to write its report; None if not due/taken.
+
+        `claim` names the claimer: a claim applied but answered with a timeout is sent again by botocore
+        and must find the report still its own, not taken by "another worker" that nobody will replace.
+        """
         now = self.now()
         return self._update(
             run_id, "SET #status = :completed, #completed_at = if_not_exists(#completed_at, :iso), "
-                    "#report_lease_until = :until",
+                    "#report_lease_until = :until, #report_claim = :claim",
             "attribute_exists(#total_lines) AND #processed >= #total_lines AND attribute_not_exists(#report_written) "
-            "AND (attribute_not_exists(#report_lease_until) OR #report_lease_until < :now)",
+            "AND (attribute_not_exists(#report_lease_until) OR #report_lease_until < :now OR #report_claim = :claim)",
             completed="completed", iso=iso_from_epoch(now),
-            until=int(now + lease_seconds), now=int(now))
+            until=int(now + lease_seconds), now=int(now), claim=claim)
+
+    def release_report(self, run_id: str, claim: str) -> None:
+        """Give up a claim whose report could not be written, so that the redelivery retrying it claims at once."""
+        self._update(run_id, "SET #report_lease_until = :zero", "#report_claim = :claim", zero=0, claim=claim)
 
     def report_written(self, run_id: str, report_key: str) -> None:
         self._update(run_id, "SET #report_written = :yes, #report_key = :key REMOVE #report_lease_until",

@@ -16,9 +16,9 @@ from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
 from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.logbatch import messages
-from chalicelib.streaming.lines import LineReader
+from chalicelib.streaming.lines import CorruptStream, LineReader
 from chalicelib.streaming.runs import check_upload_key
-from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, run_id_for
+from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, parse_handover, run_id_for
 from chalicelib.logbatch.parsing import parse_line, status_class
 from chalicelib.logbatch.repository import LogRecords, MessageCounts, RunTracker
 from chalicelib.logs import logger
@@ -79,6 +79,7 @@ def build_report(run: dict) -> dict:
         "started_at": run["started_at"],
         "completed_at": run["completed_at"],
         "duration_seconds": seconds_between(run["started_at"], run["completed_at"]),
+        **({"unreadable": run["unreadable"]} if run.get("unreadable") else {}),
     }
 
 
@@ -94,13 +95,23 @@ class BatchCompletion:
         if not run or run.get("report_written") or run.get("total_lines") is None \
                 or run.get("processed", 0) < run["total_lines"]:
             return False
-        claimed = self.tracker.claim_report(run_id)
+        claim = str(uuid.uuid4())
+        claimed = self.tracker.claim_report(run_id, claim)
         if claimed is None:  # another worker has it, or it is done
             return False
         key = report_key_for(claimed["key"])
-        self.reports.put_text(key, json.dumps(build_report(claimed), indent=2, ensure_ascii=False) + "\n",
-                              content_type="application/json")
-        self.tracker.report_written(run_id, key)
+        try:
+            self.reports.put_text(key, json.dumps(build_report(claimed), indent=2, ensure_ascii=False) + "\n",
+                                  content_type="application/json")
+            self.tracker.report_written(run_id, key)
+        except Exception:
+            # The caller's messages are redelivered to retry this; holding the claim until its lease ran
+            # out would make that redelivery find the report "taken" and leave the run without one.
+            try:
+                self.tracker.release_report(run_id, claim)
+            except Exception:  # the original error matters more; the lease runs out anyway
+                pass
+            raise
         logger.info("log batch completed", run_id=run_id, report=key, total=int(claimed["total_lines"]))
         return True
 
@@ -136,16 +147,20 @@ class LogSplitter:
                                         processed=0)
         if state is None:
             logger.info("duplicate upload event: nothing to do", run_id=run["run_id"], reason=how)
+            # It may be S3 retrying a splitter that finished the run but failed to write its report (no
+            # lines, or workers faster than the splitter): nobody else would write it. Otherwise a read.
+            self.completion.try_complete(run["run_id"])
             return "duplicate"
         return self._split(state, token, context)
 
     def on_continuation(self, body: str, context: Any = None) -> str:
-        handover = json.loads(body)
+        run_id, handed_token = parse_handover(body)
         token = str(uuid.uuid4())
-        state = self.tracker.take_over(handover["run_id"], handover["token"], token, self.LEASE_SECONDS)
+        state = self.tracker.take_over(run_id, handed_token, token, self.LEASE_SECONDS)
         if state is None:
             logger.info("continuation not needed (duplicate, or another splitter owns the run)",
-                        run_id=handover["run_id"])
+                        run_id=run_id)
+            self.completion.try_complete(run_id)  # as for a duplicate upload event
             return "stale"
         return self._split(state, token, context)
 
@@ -171,26 +186,33 @@ class LogSplitter:
             return "superseded"
         sender = BatchSender(self.lines_queue)
         group: list[tuple[int, str, bool]] = []
-        for line in reader:
-            group.append((line.number, line.text, line.truncated))
-            if len(group) < self.lines_per_message:
-                continue
-            sender.add(messages.encode(run_id, batch_id, group))
-            group = []
-            if not checkpoints.due():
-                continue
-            sender.flush()  # a checkpoint only ever covers lines SQS has accepted
-            if checkpoints.save(line.end_offset, checkpoint_line=line.number,
-                                blank_lines=blank_before + reader.blank_lines):
-                logger.info("split paused; a continuation resumes it", run_id=run_id, line=line.number,
-                            offset=line.end_offset)
-                return "continued"
+        unreadable = {}
+        try:
+            for line in reader:
+                group.append((line.number, line.text, line.truncated))
+                if len(group) < self.lines_per_message:
+                    continue
+                sender.add(messages.encode(run_id, batch_id, group))
+                group = []
+                if not checkpoints.due():
+                    continue
+                sender.flush()  # a checkpoint only ever covers lines SQS has accepted
+                if checkpoints.save(line.end_offset, checkpoint_line=line.number,
+                                    blank_lines=blank_before + reader.blank_lines):
+                    logger.info("split paused; a continuation resumes it", run_id=run_id, line=line.number,
+                                offset=line.end_offset)
+                    return "continued"
+        except CorruptStream as error:
+            # A retry would meet the same bytes: the lines read so far are the batch, and the report says why.
+            unreadable = {"unreadable": str(error)}
+            logger.warning("upload unreadable past this point; splitting ends here", run_id=run_id, reason=str(error))
         if group:
             sender.add(messages.encode(run_id, batch_id, group))
         sender.flush()
         blank = blank_before + reader.blank_lines
         total = reader.last_line - blank
-        finished = self.tracker.finish(run_id, token, "processing", total_lines=total, blank_lines=blank)
+        finished = self.tracker.finish(run_id, token, "processing", total_lines=total, blank_lines=blank,
+                                       **unreadable)
         logger.info("split done", run_id=run_id, total_lines=total, blank_lines=blank)
         self.completion.try_complete(run_id, finished)  # an empty file, or workers that were faster
         return "split"
@@ -267,6 +289,8 @@ def batch_status(batch_id: str | None, tracker: RunTracker, reports_bucket: str)
         "total_items": int(total) if total is not None else None, "processed_items": processed,
         "progress": round(processed / int(total), 4) if total else (1.0 if total == 0 else None),
     }
+    if run.get("unreadable"):
+        status["unreadable"] = run["unreadable"]
     if run.get("report_written"):
         status["report"] = {"bucket": reports_bucket, "key": run["report_key"], "content": build_report(run)}
     return status

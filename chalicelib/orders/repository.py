@@ -119,24 +119,27 @@ class OrderRepository:
             return None
         return from_item(response["Attributes"])
 
-    def claim_notification(self, order_id: str, now: float, lease_seconds: int) -> bool:
+    def claim_notification(self, order_id: str, now: float, lease_seconds: int, claim: str) -> bool:
         """Take the right to publish a COMPLETED order's notification for a while; False if another delivery has it.
 
         Two deliveries of one order (a sweep's re-send racing the first message)
         must not both publish; one that dies holding the claim is replaced once
-        it runs out.
+        it runs out. `claim` names the claimer: a claim applied but answered
+        with a timeout is sent again by botocore and must find itself, not
+        "another delivery" that leaves the order unnotified until the sweep.
         """
         dynamodb = aws.client("dynamodb")
         try:
             dynamodb.update_item(
                 TableName=self.table_name, Key={"orderId": {"S": order_id}},
-                UpdateExpression="SET #until = :until",
+                UpdateExpression="SET #until = :until, #claim = :claim",
                 ConditionExpression="#status = :completed AND attribute_not_exists(#notified) "
-                                    "AND (attribute_not_exists(#until) OR #until < :now)",
-                ExpressionAttributeNames={"#until": "notifyingUntil", "#status": "status",
-                                          "#notified": "notifiedAt"},
+                                    "AND (attribute_not_exists(#until) OR #until < :now OR #claim = :claim)",
+                ExpressionAttributeNames={"#until": "notifyingUntil", "#claim": "notifyingClaim",
+                                          "#status": "status", "#notified": "notifiedAt"},
                 ExpressionAttributeValues={":until": {"N": str(int(now) + lease_seconds)},
-                                           ":now": {"N": str(int(now))}, ":completed": {"S": COMPLETED}})
+                                           ":now": {"N": str(int(now))}, ":completed": {"S": COMPLETED},
+                                           ":claim": {"S": claim}})
         except dynamodb.exceptions.ConditionalCheckFailedException:
             return False
         return True

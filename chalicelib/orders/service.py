@@ -11,6 +11,7 @@ window in which a subscriber may see it twice).
 """
 import os
 import time
+import uuid
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -168,7 +169,8 @@ class OrderWorker:
     NOTIFY_LEASE_SECONDS = 30
 
     def _notify(self, order: dict[str, Any]) -> None:
-        if not self.orders.claim_notification(order["orderId"], time.time(), self.NOTIFY_LEASE_SECONDS):
+        if not self.orders.claim_notification(order["orderId"], time.time(), self.NOTIFY_LEASE_SECONDS,
+                                              claim=str(uuid.uuid4())):
             # Another delivery is publishing it; if that one dies, the sweep re-queues the order.
             logger.info("notification already being sent", order_id=order["orderId"])
             return

@@ -93,20 +93,27 @@ class LineReader:
         return Line(self.last_line, text, end_offset, truncated)
 
 
+class CorruptStream(ValueError):
+    """The bytes cannot be what the key says (a `.gz` that is not gzip): no reader can go on past this point."""
+
+
 def gunzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Decompress a gzip stream chunk by chunk (concatenated members too)."""
+    """Decompress a gzip stream chunk by chunk (concatenated members too); CorruptStream where it is not gzip."""
     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    for chunk in chunks:
-        while chunk:
-            data = decompressor.decompress(chunk, 1 << 20)
-            if data:
-                yield data
-            chunk = decompressor.unconsumed_tail
-            if decompressor.eof:
-                rest = decompressor.unused_data + chunk
-                decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                chunk = rest
-    tail = decompressor.flush()
+    try:
+        for chunk in chunks:
+            while chunk:
+                data = decompressor.decompress(chunk, 1 << 20)
+                if data:
+                    yield data
+                chunk = decompressor.unconsumed_tail
+                if decompressor.eof:
+                    rest = decompressor.unused_data + chunk
+                    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    chunk = rest
+        tail = decompressor.flush()
+    except zlib.error as error:  # content, not a fault: a retry reads the same bytes
+        raise CorruptStream(f"the file is not valid gzip: {error}") from None
     if tail:
         yield tail
 

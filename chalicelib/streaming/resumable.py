@@ -8,6 +8,7 @@ reader's own progress) with the run, and near the deadline it saves one last
 time and hands the run to a continuation message, which a later invocation
 resumes from exactly there. Offsets count decompressed bytes.
 """
+import json
 import time
 import uuid
 from typing import Any, Callable, Iterable
@@ -49,6 +50,19 @@ def run_id_for(key: str, etag: str, sequencer: str | None = None) -> str:
     """One upload: its key and ETag, and S3's per-key sequencer when known, so that uploading
     the same bytes again (A, B, A) is a new upload while a duplicated event stays the same one."""
     return f"{key}@{etag}" + (f"~{sequencer}" if sequencer else "")
+
+
+MAX_RUN_ID_BYTES = 2048  # a DynamoDB partition key
+
+
+def parse_handover(body: str) -> tuple[str, str]:
+    """(run id, token) of a continuation message; ValueError for anything else, so it fails to the DLQ."""
+    handover = json.loads(body)
+    run_id, token = (handover.get("run_id"), handover.get("token")) if isinstance(handover, dict) else (None, None)
+    if not (isinstance(run_id, str) and run_id and len(run_id.encode("utf-8", "surrogatepass")) <= MAX_RUN_ID_BYTES
+            and isinstance(token, str) and token):
+        raise ValueError("a continuation message is {run_id, token}, two non-empty strings")
+    return run_id, token
 
 
 class Checkpointer:

@@ -89,8 +89,11 @@ class RunLeases:
             return item, "started"
         except self._db.exceptions.ConditionalCheckFailedException:
             pass
+        # Our own put, applied but answered with a timeout and sent again by botocore, fails its condition
+        # too: taking over finds our token there (see take_over), and the run is ours to start after all.
         resumed = self.take_over(run["run_id"], None, token, lease_seconds)
         if resumed:
+            self._point_latest(resumed)  # the stored run's own times: an older upload never becomes the latest
             return resumed, "resumed"
         existing = self.get(run["run_id"]) or {}
         return None, f"already {existing.get('status', 'unknown')}"
@@ -130,7 +133,9 @@ class RunLeases:
     def take_over(self, run_id: str, expected_token: str | None, token: str, lease_seconds: int) -> dict | None:
         """Become the reader: with the handed-over token, or because the owner's lease ran out."""
         now = self.now()
-        condition = "#status = :reading AND (#lease_until < :now"
+        # `:token` (new, known only to this caller) is there already when our own write was applied and its
+        # answer lost: botocore sends it again, and it must not find the run "taken" and leave it to nobody.
+        condition = "#status = :reading AND (#lease_until < :now OR #split_token = :token"
         condition += " OR #split_token = :expected)" if expected_token else ")"
         values = {"reading": READING, "now": int(now), "token": token, "until": int(now + lease_seconds)}
         if expected_token:
@@ -142,9 +147,11 @@ class RunLeases:
         """Record how far reading got (and renew the lease, or hand it to `next_token`)."""
         names = sorted(progress)
         sets = "".join(f", #{name} = :p_{name}" for name in names)
+        # `:next` too: a hand-over applied but answered with a timeout is sent again by botocore, and must
+        # find the run still ours to give (nobody else knows that token until the continuation is queued).
         saved = self._update(
             run_id, f"SET #checkpoint_offset = :offset, #lease_until = :until, #split_token = :next{sets}",
-            "#split_token = :token", offset=offset, token=token, until=int(self.now() + lease_seconds),
+            "#split_token IN (:token, :next)", offset=offset, token=token, until=int(self.now() + lease_seconds),
             next=next_token or token, **{f"p_{name}": progress[name] for name in names})
         if saved is None:
             raise LeaseLost(run_id)
@@ -158,6 +165,11 @@ class RunLeases:
             "#split_token = :token AND #status = :reading", new_status=status, token=token, reading=READING,
             **{f"f_{name}": fields[name] for name in names})
         if finished is None:
+            # A finish applied but answered with a timeout fails its own condition when botocore sends it
+            # again; only this reader's finish can leave its token on a run that is no longer being read.
+            run = self.get(run_id)
+            if run and run.get("split_token") == token and run.get("status") != READING:
+                return run
             raise LeaseLost(run_id)
         return finished
 
