@@ -17,7 +17,8 @@ DEFAULT_PAGE_SIZE = 20
 def parse_page_size(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:  # '²'.isdigit()
+    # '²'.isdigit() is true, and int() of over 4,300 digits raises: both are checked before int().
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise InvalidRequest("The page size is not valid.",
                              [{"field": "limit", "problem": f"must be an integer from 1 to {MAX_PAGE_SIZE}"}])
     return int(raw)
