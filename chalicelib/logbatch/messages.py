@@ -23,7 +23,7 @@ MAX_RUN_ID_BYTES = MAX_BATCH_ID_BYTES + 200
 
 
 class LogLine(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, strict=True)  # `true` is not line 1, nor 7 a text
     number: int = Field(ge=1, le=MAX_LINE_NUMBER)
     text: str
     truncated: bool = False
