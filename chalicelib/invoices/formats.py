@@ -52,7 +52,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
 from chalicelib.invoices.fields import ALIASES, REQUIRED, canonical_field, normalise_name
-from chalicelib.streaming.lines import BOM, CorruptStream
+from chalicelib.streaming.lines import CorruptStream, without_bom
 
 MAX_RECORD_BYTES = 1 << 20
 MAX_COLUMNS = 1000
@@ -142,17 +142,7 @@ def _readable(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _without_bom(chunks: Iterable[bytes], offset: int) -> tuple[Iterator[bytes], int]:
-    """The chunks minus a UTF-8 BOM at the very start of the stream, and the offset they begin at."""
-    chunks = _readable(chunks)
-    if offset:
-        return chunks, offset
-    head = b""
-    for chunk in chunks:
-        head += chunk
-        if len(head) >= len(BOM):
-            break
-    skipped = len(BOM) if head.startswith(BOM) else 0
-    return itertools.chain([head[skipped:]], chunks), skipped
+    return without_bom(_readable(chunks), offset)
 
 
 def _byte_lines(chunks: Iterable[bytes], offset: int) -> Iterator[tuple[bytes | None, int]]:

@@ -7,12 +7,27 @@ missing final newline, a UTF-8 BOM and invalid UTF-8 are handled; a line
 longer than `max_line_bytes` is cut there and flagged, and its remainder is
 skipped without being held in memory.
 """
+import itertools
 import zlib
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 BOM = b"\xef\xbb\xbf"
 DEFAULT_MAX_LINE_BYTES = 200_000
+
+
+def without_bom(chunks: Iterable[bytes], offset: int = 0) -> tuple[Iterator[bytes], int]:
+    """The chunks minus a UTF-8 BOM at the very start of the stream, and the offset they begin at."""
+    chunks = iter(chunks)
+    if offset:
+        return chunks, offset
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= len(BOM):
+            break
+    skipped = len(BOM) if head.startswith(BOM) else 0
+    return itertools.chain([head[skipped:]], chunks), skipped
 
 
 @dataclass(frozen=True)
@@ -32,27 +47,10 @@ class LineReader:
         self.max_line_bytes = max_line_bytes
         self.blank_lines = 0  # in this read, from start_offset on
 
-    def _without_bom(self) -> tuple[Iterable[bytes], int]:
-        """The chunks, minus a UTF-8 BOM at the very start of the stream, and the offset they begin at."""
-        if self.start_offset != 0:
-            return self.chunks, self.start_offset
-        chunks = iter(self.chunks)
-        head = b""
-        for chunk in chunks:
-            head += chunk
-            if len(head) >= len(BOM):
-                break
-        skipped = len(BOM) if head.startswith(BOM) else 0
-
-        def rest():
-            yield head[skipped:]
-            yield from chunks
-        return rest(), skipped
-
     def __iter__(self) -> Iterator[Line]:
         buffer = bytearray()
         truncated = False
-        chunks, position = self._without_bom()  # position: stream offset of the next unread byte
+        chunks, position = without_bom(self.chunks, self.start_offset)  # position: offset of the next unread byte
         pending = False  # bytes of an unfinished line have been seen
         for chunk in chunks:
             start = 0
