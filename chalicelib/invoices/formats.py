@@ -44,7 +44,6 @@ end of the file inside the array, anything but whitespace after a top-level
 array) makes the file unreadable at that byte.
 """
 import csv
-import itertools
 import json
 import re
 from dataclasses import dataclass
