@@ -96,11 +96,14 @@ class CorruptStream(ValueError):
 
 
 def gunzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Decompress a gzip stream chunk by chunk (concatenated members too); CorruptStream where it is not gzip."""
+    """Decompress a gzip stream chunk by chunk (concatenated members too); CorruptStream where it is not gzip,
+    or where it ends inside a member (a truncated upload: what came before is yielded, the rest is missing)."""
     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    started = False  # the current member has bytes
     try:
         for chunk in chunks:
             while chunk:
+                started = True
                 data = decompressor.decompress(chunk, 1 << 20)
                 if data:
                     yield data
@@ -108,12 +111,15 @@ def gunzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 if decompressor.eof:
                     rest = decompressor.unused_data + chunk
                     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    started = False
                     chunk = rest
         tail = decompressor.flush()
     except zlib.error as error:  # content, not a fault: a retry reads the same bytes
         raise CorruptStream(f"the file is not valid gzip: {error}") from None
     if tail:
         yield tail
+    if started and not decompressor.eof:
+        raise CorruptStream("the file is not valid gzip: it ends before its last member does (truncated?)")
 
 
 def skip_bytes(chunks: Iterable[bytes], count: int) -> Iterator[bytes]:

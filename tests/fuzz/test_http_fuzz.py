@@ -13,7 +13,7 @@ import base64
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from hypothesis import assume, given, note
+from hypothesis import given, note
 from hypothesis import strategies as st
 
 from infra.resources import RESOURCES, Bucket, Queue, Table
@@ -276,7 +276,8 @@ def last_param(path: str, name: str) -> str | None:
 
 
 def catalog_cursor_dynamodb_refuses(cursor: str | None) -> bool:
-    """A /products cursor that passes decode_cursor but names a key ProductTable cannot have."""
+    """A /products cursor of the right shape naming a key ProductTable cannot have: a number, an empty string
+    (a 500 until ProductRepository.page asked decode_cursor for strings only)."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         value = key["id"]
@@ -289,7 +290,6 @@ def catalog_cursor_dynamodb_refuses(cursor: str | None) -> bool:
 @given(path=get_requests(), content_type=st.one_of(st.none(), st.sampled_from(["application/json", "text/plain", ""])))
 def test_gets_never_fail_on_the_server_and_never_write(client, seeded, calls, path, content_type):
     route = urlsplit(path).path
-    assume(not (route == "/products" and catalog_cursor_dynamodb_refuses(last_param(path, "next"))))
     note(path[:1000])
     calls.clear()
     headers = {"Content-Type": content_type} if content_type is not None else {}
@@ -301,21 +301,9 @@ def test_gets_never_fail_on_the_server_and_never_write(client, seeded, calls, pa
     if response.status_code != 200:
         assert answer["Code"] and answer["Message"]
     assert not writes(calls), writes(calls)
-
-
-@budget(0.25)
-@given(value=st.one_of(st.fixed_dictionaries({"N": st.sampled_from(["1", "0", "-5", "1e3"])}), st.just({"S": ""})))
-def test_a_forged_products_cursor_dynamodb_would_refuse_is_a_400(client, calls, value):
-    from chalicelib.catalog.service import catalog
-    if not aws("dynamodb").scan(TableName="ProductTable", Select="COUNT")["Count"]:  # a product to page past
-        catalog().store(json.dumps({"id": str(uuid.uuid4()), "created_at": "2026-11-20T10:00:00Z", "name": "p",
-                                    "price": "1.00"}))
-    calls.clear()
-    response = client.http.get(f"/products?next={cursor_of({'id': value})}")
-    TRIED["GET /products (cursor DynamoDB refuses)"] += 1
-    SERVER_ERRORS["GET /products (cursor DynamoDB refuses)"] += response.status_code >= 500
-    sent = [p["ExclusiveStartKey"] for _, op, p in calls if op == "Scan"]
-    assert response.status_code == 400 and not sent, (response.status_code, response.body[:300], sent)
+    if route == "/products" and catalog_cursor_dynamodb_refuses(last_param(path, "next")):
+        TRIED["GET /products (a cursor DynamoDB refuses)"] += 1  # moto lets some through: none may reach it
+        assert response.status_code in (400, 415) and not [c for c in calls if c[1] == "Scan"], calls
 
 
 @budget(0.5)

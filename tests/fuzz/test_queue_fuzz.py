@@ -203,17 +203,13 @@ def test_log_worker_fails_exactly_the_malformed_messages(client, data, valid_cou
 
 # --- continue_log_split and continue_invoice_ingest ------------------------------------
 
-# Hand-overs that no reader could have written: shapes and types a run id and token never have.
+# Hand-overs no reader could have written: a run id and a token are non-empty strings, the run id no longer
+# than a DynamoDB key (moto takes an empty or 3,000-byte one; AWS would not).
+HANDOVER = {"run_id": "fuzz/a.log@etag", "token": "t"}
 malformed_handovers = st.one_of(
     not_json, not_objects,
-    with_field({"run_id": "fuzz/a.log@etag", "token": "t"}, "run_id", st.one_of(missing, wrong_types, st.integers())),
-    with_field({"run_id": "fuzz/a.log@etag", "token": "t"}, "token", missing),
-)
-# Well-formed JSON objects whose run id or token could still never be a reader's: acknowledged today (see below).
-odd_handovers = st.one_of(
-    with_field({"run_id": "fuzz/a.log@etag", "token": "t"}, "token",
-               st.one_of(st.integers(), st.just(""), st.lists(st.integers(), max_size=1), st.none())),
-    with_field({"run_id": "fuzz/a.log@etag", "token": "t"}, "run_id", st.sampled_from(["", "r" * 3000])),
+    with_field(HANDOVER, "run_id", st.one_of(missing, wrong_types, st.integers(), st.sampled_from(["", "r" * 3000]))),
+    with_field(HANDOVER, "token", st.one_of(missing, wrong_types, st.integers(), st.just(""))),
 )
 
 
@@ -284,10 +280,3 @@ def test_continuations_fail_exactly_the_malformed_messages(client, tiny_time_bud
     deliver(client, handler, queue, data.draw(batches([body for body, _ in valid], malformed_handovers)))
     assert [progress(key) for _, key in valid] == [n + 1 for n in before]  # each went on by a line or row
     assert len(take_handovers(queue)) == valid_count  # and handed over again (the budget is 0)
-
-
-@budget(0.1)
-@given(data=st.data(), handler=st.sampled_from(list(CONTINUATIONS)))
-def test_a_hand_over_with_an_impossible_run_id_or_token_fails(client, data, handler):
-    queue = CONTINUATIONS[handler][0]
-    deliver(client, handler, queue, data.draw(batches([], odd_handovers)))
