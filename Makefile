@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)  ## the whole system on this machine: emulator, API, event delivery
 	$(BIN)/python -m local_runtime
 
-bench: $(STAMP)  ## log pipeline benchmark against the emulator (minutes)
+bench: $(STAMP)  ## log pipeline benchmark against the emulator (minutes): metered cost, checks, ceilings; figures in build/bench
 	$(BIN)/python -m benchmarks.log_pipeline $(BENCH_ARGS)
 
 bench-invoices: $(STAMP)  ## invoice pipeline benchmark against the emulator (minutes)

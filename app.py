@@ -6,7 +6,7 @@ from chalicelib.batch import process_batch, report_batch_failures, report_each_f
 from chalicelib.catalog.service import catalog
 from chalicelib.http import json_errors, json_response, location_of, parse_json_object
 from chalicelib.invoices.service import invoice_ingester, invoice_reader, invoice_upload_status
-from chalicelib.logbatch.service import log_batch_status, log_splitter, log_worker
+from chalicelib.logbatch.service import log_batch_problem_lines, log_batch_status, log_splitter, log_worker
 from chalicelib.orders.service import order_sweeper, order_worker, orders
 from chalicelib.s3events import ignoring_test_events, uploaded_object
 
@@ -56,7 +56,8 @@ def continue_log_split(event):
     return report_batch_failures(event, lambda body: log_splitter().on_continuation(body, event.context))
 
 
-@app.on_sqs_message(queue=settings.log_queue(), batch_size=10)
+# 100 messages a batch (SQS allows over 10 with a batching window): a batch pays one counting write per chunk.
+@app.on_sqs_message(queue=settings.log_queue(), batch_size=100, maximum_batching_window_in_seconds=1)
 def process_log_lines(event):
     return process_batch(event, log_worker().process)
 
@@ -66,6 +67,12 @@ def process_log_lines(event):
 def get_log_batch():
     params = app.current_request.query_params or {}
     return json_response(log_batch_status(params.get("key")))
+
+
+@app.route("/log-batches/lines", methods=["GET"])
+@json_errors
+def list_log_batch_lines():
+    return json_response(log_batch_problem_lines(app.current_request.query_params or {}))
 
 
 # --- Invoices (notas fiscais) ------------------------------------------------

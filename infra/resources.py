@@ -47,8 +47,9 @@ RESOURCES: dict[str, Resource] = {
     "ProcessedDataBucket": Bucket(env="PROCESSED_DATA_BUCKET_NAME"),
     "LogQueue": Queue(env="LOG_QUEUE_NAME"),
     "LogSplitQueue": Queue(env="LOG_SPLIT_QUEUE_NAME"),
-    "ProcessedLogsTable": Table(env="PROCESSED_LOGS_TABLE_NAME", hash_key="id",
-                                indexes={"batch_id-index": ("batch_id", "id")}),
+    # No index: a line is found by its id (`<run>#<line>`); a batch's problem lines are listed from
+    # LogBatchesTable's P# items, so only those lines pay for being findable.
+    "ProcessedLogsTable": Table(env="PROCESSED_LOGS_TABLE_NAME", hash_key="id"),
     "LogBatchesTable": Table(env="LOG_BATCHES_TABLE_NAME", hash_key="pk", range_key="sk", ttl_attribute="ttl"),
     "InvoicesBucket": Bucket(env="INVOICES_BUCKET_NAME"),
     "InvoiceIngestQueue": Queue(env="INVOICE_INGEST_QUEUE_NAME"),
@@ -71,6 +72,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "ProductQueue": ("send",),
         "ProductTable": ("read",),
         "LogBatchesTable": ("read",),
+        "ProcessedLogsTable": ("read",),  # a batch's problem lines
         "InvoicesTable": ("read",),
         "InvoiceUploadsTable": ("read",),
         "OrdersTable": ("read", "write"),

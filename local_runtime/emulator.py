@@ -151,20 +151,28 @@ def _retained(self, queue_name, message):
     return int(retention) + message.sent_timestamp / 1000 > time.time()
 
 
+def lock_dynamodb_writes() -> None:
+    """Fix 1 and 2: atomic single-item writes, and transactions without whole-table copies (idempotent)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    if getattr(DynamoDBBackend, "_writes_locked", False):
+        return
+    for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
+        setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
+    DynamoDBBackend.transact_write_items = _locked(_transact_write_items)
+    DynamoDBBackend._writes_locked = True
+
+
 def patch_moto() -> None:
     import logging
 
     import moto.backends
     import moto.sqs.models as sqs_models
-    from moto.dynamodb.models import DynamoDBBackend
 
     modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: modules
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
-        setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
-    DynamoDBBackend.transact_write_items = _locked(_transact_write_items)
+    lock_dynamodb_writes()
     for name in ("approximate_number_of_messages", "approximate_number_of_messages_not_visible",
                  "approximate_number_of_messages_delayed"):
         setattr(sqs_models.Queue, name, _cached_count(getattr(sqs_models.Queue, name).fget))

@@ -59,6 +59,8 @@ def aws_resources(app):
     from moto import mock_aws
 
     from infra.provision import provision
+    from local_runtime.emulator import lock_dynamodb_writes
+    lock_dynamodb_writes()  # in-process moto too: a conditional write is atomic, as on DynamoDB
     with mock_aws():
         _reset_caches()
         created = provision(STAGE, app)

@@ -1,7 +1,11 @@
 """The messages on log-processing-queue: one or more numbered lines of one run.
 
 A message carries everything the worker needs to be idempotent: the run (the
-upload), the batch id (the source key), and each line with its number.
+upload), the batch id (the source key), its own number in the run (`seq`),
+how many messages make one counting chunk (`per_chunk`), and each line with
+its number. `seq` and `per_chunk` say which counting slot the message fills
+(see repository.py): the splitter numbers messages deterministically from its
+checkpoints, so a resumed split sends the same numbers again.
 """
 import json
 
@@ -20,6 +24,8 @@ _SQS_UNSAFE = {0xFFFE: "\\ufffe", 0xFFFF: "\\uffff"}
 MAX_LINE_NUMBER = 999_999_999_999
 MAX_BATCH_ID_BYTES = 1024
 MAX_RUN_ID_BYTES = MAX_BATCH_ID_BYTES + 200
+MAX_SEQ = 999_999_999_999
+MAX_PER_CHUNK = 1000
 
 
 class LogLine(BaseModel):
@@ -41,6 +47,8 @@ class LogMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
     run_id: str = Field(min_length=1)
     batch_id: str = Field(min_length=1)
+    seq: int = Field(ge=0, le=MAX_SEQ, strict=True)
+    per_chunk: int = Field(ge=1, le=MAX_PER_CHUNK, strict=True)
     lines: list[LogLine] = Field(min_length=1)
 
     _run_id = field_validator("run_id")(_at_most_bytes(MAX_RUN_ID_BYTES))
@@ -51,21 +59,21 @@ class LogMessage(BaseModel):
         return self.lines[0].number
 
 
-def _encode(run_id: str, batch_id: str, lines: list[dict]) -> str:
-    document = {"run_id": run_id, "batch_id": batch_id, "lines": lines}
+def _encode(run_id: str, batch_id: str, seq: int, per_chunk: int, lines: list[dict]) -> str:
+    document = {"run_id": run_id, "batch_id": batch_id, "seq": seq, "per_chunk": per_chunk, "lines": lines}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).translate(_SQS_UNSAFE)
 
 
-def encode(run_id: str, batch_id: str, lines: list[tuple[int, str, bool]]) -> str:
+def encode(run_id: str, batch_id: str, seq: int, per_chunk: int, lines: list[tuple[int, str, bool]]) -> str:
     """A message body for these lines; a single line too big for a message is cut and flagged."""
     entries = [{"number": n, "text": t, **({"truncated": True} if cut else {})} for n, t, cut in lines]
-    body = _encode(run_id, batch_id, entries)
+    body = _encode(run_id, batch_id, seq, per_chunk, entries)
     while len(body.encode("utf-8")) > MAX_MESSAGE_BYTES:
         if len(entries) != 1:
             raise ValueError("several lines do not fit in one message; send fewer per message")
         text = entries[0]["text"]
         entries = [{"number": entries[0]["number"], "text": text[: len(text) // 2], "truncated": True}]
-        body = _encode(run_id, batch_id, entries)
+        body = _encode(run_id, batch_id, seq, per_chunk, entries)
     return body
 
 

@@ -1,49 +1,122 @@
 """DynamoDB for log batches: one record per line (ProcessedLogsTable) and the runs' progress (LogBatchesTable).
 
-LogBatchesTable holds, under the run's id (`<source key>@<ETag>`):
-- `RUN`: status, split checkpoint and lease, totals, counters, report state;
-- `M#<first line>`: one marker per counted message. A message's marker and
-  its counts are written in one transaction, so a redelivered message can
-  never be counted twice, and a batch's counts land in one update per run.
-and, under `LATEST#<source key>`, the id of the key's newest run. Leases,
-checkpoints and hand-overs are the shared `RunLeases` mechanism.
+Counting has to be exact under duplicates, redelivery, races and DLQ redrive,
+and it is on every line's path, so it is built to cost a small fraction of a
+write per line. The splitter numbers its messages (`seq`) and groups them into
+chunks of about 100 lines. LogBatchesTable holds, for a run
+(`<source key>@<ETag>`):
+
+- `pk=<run>, sk=RUN`: status, split checkpoint and lease, totals, counters,
+  report state (the shared `RunLeases` mechanism, plus what is below);
+- `pk=<run>#C<chunk>, sk=C`: a chunk's tally. A worker batch adds its
+  messages' slots (a number set) and counts with one conditional UpdateItem
+  per chunk (`NOT contains(slots, :slot)`): a message already counted fails
+  the condition and is counted nowhere. Each chunk is its own partition, so
+  the workers of one large file spread their writes instead of queueing on
+  one item;
+- `pk=<run>, sk=S#<section>`: a section of 100 chunks. A complete chunk is
+  rolled into its section once (`NOT contains(rolled, :chunk)`), and a
+  complete section into the RUN item once, so the RUN item takes one update
+  per 10,000 lines and each tally item stays under 1 KB (1 write unit);
+- `pk=<run>, sk=P#<chunk>`: the chunk's problem lines (FATAL, ERROR, WARN
+  and 5xx line numbers), written only for chunks that have some, when the
+  chunk rolls up: what `GET /log-batches/lines` reads, so only those lines
+  pay for it;
+- `pk=LATEST#<source key>`: the key's newest run.
+
+Whoever makes an item complete sees it in the item its own update returns,
+and rolls it; a duplicate that finds its slot counted re-reads the chain, so
+a worker that crashed between two steps is finished by the redelivery.
 """
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from chalicelib.adapters.dynamo import backoff, batch_put, from_item, to_item
+from chalicelib import aws
+from chalicelib.adapters.dynamo import batch_put, from_item, to_item
 from chalicelib.clock import iso_from_epoch
-from chalicelib.streaming.runs import RunLeases
+from chalicelib.streaming.runs import RUN, RunLeases
 
-MARKER_TTL_SECONDS = 30 * 24 * 3600  # longer than any message can live in a queue or its DLQ
-MAX_TRANSACTION_ITEMS = 100
+CHUNK_LINES = 100          # lines per chunk (the splitter turns it into messages per chunk)
+SECTION_CHUNKS = 100       # chunks per section: the RUN item takes one update per 10,000 lines
+MAX_SLOTS_PER_UPDATE = 50  # one `NOT contains` per slot; DynamoDB caps an expression at 4 KB
+CHUNK_TTL_SECONDS = 30 * 24 * 3600  # longer than any message can live in a queue or its DLQ
+# Problem-line sets of a chunk, and what each holds. A line can be in two (an ERROR with a 503).
+PROBLEM_SETS = {"pf": "FATAL", "pe": "ERROR", "pw": "WARN", "p5": "5xx"}
+PROBLEM_LEVELS = {"FATAL": "pf", "ERROR": "pe", "WARN": "pw"}
+COUNTER_PREFIXES = ("lvl_", "st_")
+COUNTERS = ("processed", "unparsed", "truncated")
+
+
+def messages_per_chunk(lines_per_message: int) -> int:
+    return max(1, CHUNK_LINES // max(1, lines_per_message))
+
+
+def problem_sets_of(level: str | None, status_class: str) -> list[str]:
+    """The problem sets a line belongs in (none for most lines)."""
+    sets = [PROBLEM_LEVELS[level]] if level in PROBLEM_LEVELS else []
+    return sets + ["p5"] if status_class == "5xx" else sets
+
+
+def is_counter(name: str) -> bool:
+    return name in COUNTERS or name.startswith(COUNTER_PREFIXES)
 
 
 @dataclass
 class MessageCounts:
-    """What one message adds to its run's counters."""
+    """What one message adds to its run: counters, and the line numbers of its problem lines."""
     run_id: str
-    first_line: int
+    seq: int
+    per_chunk: int
     processed: int = 0
     unparsed: int = 0
     truncated: int = 0
     levels: Counter = field(default_factory=Counter)
     statuses: Counter = field(default_factory=Counter)
+    problems: dict[str, set[int]] = field(default_factory=dict)
+
+    @property
+    def chunk(self) -> int:
+        return self.seq // self.per_chunk
+
+    @property
+    def slot(self) -> int:
+        return self.seq % self.per_chunk
+
+    def counters(self) -> Counter:
+        totals = Counter({"processed": self.processed, "unparsed": self.unparsed, "truncated": self.truncated})
+        totals.update({f"lvl_{level}": n for level, n in self.levels.items()})
+        totals.update({f"st_{status}": n for status, n in self.statuses.items()})
+        return +totals  # drop zeros: nothing to add
 
 
-def _counter_update(counts: list[MessageCounts]) -> tuple[str, dict, dict]:
-    totals: Counter = Counter()
-    for c in counts:
-        totals["processed"] += c.processed
-        totals["unparsed"] += c.unparsed
-        totals["truncated"] += c.truncated
-        totals.update({f"lvl_{level}": n for level, n in c.levels.items()})
-        totals.update({f"st_{status}": n for status, n in c.statuses.items()})
-    names = {f"#a{i}": name for i, name in enumerate(sorted(totals))}
-    values = {f":a{i}": {"N": str(totals[name])} for i, name in enumerate(sorted(totals))}
-    return "ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values)), names, values
+@dataclass
+class CountResult:
+    duplicates: list[MessageCounts] = field(default_factory=list)
+    # Runs whose RUN item a section was rolled into (or re-read on a duplicate's path): completion candidates.
+    runs: dict[str, dict | None] = field(default_factory=dict)
+    # Messages whose chunk could not be counted (or rolled up), with why: their redelivery finishes the work.
+    failed: list[tuple[MessageCounts, Exception]] = field(default_factory=list)
+
+
+def _add_expression(counters: Counter, sets: dict[str, set[int]]) -> tuple[str, dict, dict]:
+    """`ADD` of counters and number sets, with attribute names and values placeholders."""
+    names, values, parts = {}, {}, []
+    for i, name in enumerate(sorted(counters)):
+        names[f"#c{i}"] = name
+        values[f":c{i}"] = {"N": str(counters[name])}
+        parts.append(f"#c{i} :c{i}")
+    for i, name in enumerate(sorted(n for n in sets if sets[n])):
+        names[f"#s{i}"] = name
+        values[f":s{i}"] = {"NS": [str(n) for n in sorted(sets[name])]}
+        parts.append(f"#s{i} :s{i}")
+    return ("ADD " + ", ".join(parts)) if parts else "", names, values
+
+
+def _and_add(expression: str, more: str) -> str:
+    return f"{expression}, {more}" if expression else f"ADD {more}"
 
 
 class LogRecords:
@@ -54,54 +127,198 @@ class LogRecords:
         """Write records (idempotent: ids are deterministic); return those still unwritten after retries."""
         return [from_item(item) for item in batch_put(self.table_name, [to_item(r) for r in records])]
 
+    def get_many(self, ids: list[str]) -> dict[str, dict]:
+        """The records with these ids (at most 100), by id; missing ones are left out."""
+        db = aws.client("dynamodb")
+        found: dict[str, dict] = {}
+        keys = [{"id": {"S": i}} for i in dict.fromkeys(ids)]
+        for attempt in range(8):
+            if not keys:
+                break
+            response = db.batch_get_item(RequestItems={self.table_name: {"Keys": keys}})
+            for item in response.get("Responses", {}).get(self.table_name, []):
+                record = from_item(item)
+                found[record["id"]] = record
+            keys = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+            if keys:
+                time.sleep(0.05 * 2 ** attempt)
+        if keys:
+            raise RuntimeError(f"{len(keys)} records unread after retries (throttled)")
+        return found
+
 
 class RunTracker(RunLeases):
-    """A log run's lease and checkpoints (RunLeases), plus exact counting and the report claim."""
+    """A log run's lease and checkpoints (RunLeases), plus exact counting, problem lines and the report claim."""
 
     # --- counting ----------------------------------------------------------------
 
-    def count(self, messages: list[MessageCounts], max_attempts: int = 10,
-              sleep: Callable[[float], None] = time.sleep) -> list[MessageCounts]:
-        """Add each message's counts to its run exactly once; return the ones that were duplicates."""
-        duplicates: list[MessageCounts] = []
-        pending, seen = [], set()
+    def _chunk_key(self, run_id: str, chunk: int) -> dict:
+        return self._key(f"{run_id}#C{chunk}", "C")
+
+    def _section_key(self, run_id: str, section: int) -> dict:
+        return self._key(run_id, f"S#{section:09d}")
+
+    def _conditional_update(self, key: dict, expression: str, names: dict, values: dict,
+                            condition: str | None = None) -> dict | None:
+        params: dict[str, Any] = {"TableName": self.table_name, "Key": key, "UpdateExpression": expression,
+                                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+                                  "ReturnValues": "ALL_NEW"}
+        if condition:
+            params["ConditionExpression"] = condition
+        try:
+            return from_item(self._db.update_item(**params)["Attributes"])
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+
+    def _get(self, key: dict) -> dict | None:
+        item = self._db.get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def count(self, messages: list[MessageCounts]) -> CountResult:
+        """Count each message exactly once and roll up what that completes."""
+        result = CountResult()
+        chunks: dict[tuple[str, int], dict[int, MessageCounts]] = {}
         for message in messages:  # the same message twice in one batch is counted once
-            key = (message.run_id, message.first_line)
-            (duplicates if key in seen else pending).append(message)
-            seen.add(key)
-        ttl = int(self.now() + MARKER_TTL_SECONDS)
-        attempt = 0
-        while pending:
-            runs = sorted({m.run_id for m in pending})
-            chunk: list[MessageCounts] = []
-            for message in pending:  # markers + one counter update per run must fit in a transaction
-                if len(chunk) + len(runs) >= MAX_TRANSACTION_ITEMS:
-                    break
-                chunk.append(message)
-            items = [{"Put": {"TableName": self.table_name,
-                              "Item": {**self._key(m.run_id, f"M#{m.first_line:012d}"), "ttl": {"N": str(ttl)}},
-                              "ConditionExpression": "attribute_not_exists(pk)"}} for m in chunk]
-            for run_id in sorted({m.run_id for m in chunk}):
-                expression, names, values = _counter_update([m for m in chunk if m.run_id == run_id])
-                items.append({"Update": {"TableName": self.table_name, "Key": self._key(run_id),
-                                         "UpdateExpression": expression, "ExpressionAttributeNames": names,
-                                         "ExpressionAttributeValues": values}})
+            slots = chunks.setdefault((message.run_id, message.chunk), {})
+            if message.slot in slots:
+                result.duplicates.append(message)
+            else:
+                slots[message.slot] = message
+
+        def count_chunk(run_id: str, chunk: int, slots: dict[int, MessageCounts]):
+            image, saw_duplicate = None, False
+            ordered = [slots[s] for s in sorted(slots)]
+            for start in range(0, len(ordered), MAX_SLOTS_PER_UPDATE):
+                part = ordered[start:start + MAX_SLOTS_PER_UPDATE]
+                added = self._add_to_chunk(run_id, chunk, part)
+                if added is None:  # some were counted before: one at a time, to count the rest
+                    for message in part:
+                        single = self._add_to_chunk(run_id, chunk, [message])
+                        if single is None:
+                            result.duplicates.append(message)
+                            saw_duplicate = True
+                        else:
+                            image = single
+                else:
+                    image = added
+            if saw_duplicate or image is None:
+                # Its first delivery may have counted it and then failed before rolling up: finish that now.
+                image = self._get(self._chunk_key(run_id, chunk))
+            if image and self._complete(image, "slots"):
+                self._roll_chunk(run_id, chunk, image, result)
+
+        def count_or_fail(run_id: str, chunk: int, slots: dict[int, MessageCounts]):
             try:
-                self._db.transact_write_items(TransactItems=items)
-                pending = pending[len(chunk):]
-                attempt = 0
-            except self._db.exceptions.TransactionCanceledException as error:
-                reasons = error.response.get("CancellationReasons", [])
-                repeated = [m for m, r in zip(chunk, reasons) if r.get("Code") == "ConditionalCheckFailed"]
-                if repeated:  # already counted: drop them and try the rest again at once
-                    duplicates += repeated
-                    pending = [m for m in pending if not any(m is r for r in repeated)]
-                    continue
-                attempt += 1  # conflicts with a concurrent batch on the same run: back off
-                if attempt >= max_attempts:
-                    raise
-                sleep(backoff(attempt, base=0.02))
-        return duplicates
+                count_chunk(run_id, chunk, slots)
+            except Exception as error:  # this chunk's messages are retried; the batch's other chunks stand
+                result.failed += [(message, error) for message in slots.values()]
+
+        # Chunks are separate items (and partitions): count them side by side, not one call after another.
+        with ThreadPoolExecutor(min(8, max(1, len(chunks))), thread_name_prefix="log-count") as pool:
+            list(pool.map(lambda entry: count_or_fail(*entry[0], entry[1]), sorted(chunks.items())))
+        return result
+
+    @staticmethod
+    def _complete(image: dict, members: str) -> bool:
+        return image.get("expected") is not None and len(image.get(members, ())) >= int(image["expected"])
+
+    def _add_to_chunk(self, run_id: str, chunk: int, part: list[MessageCounts]) -> dict | None:
+        counters: Counter = Counter()
+        sets: dict[str, set[int]] = {}
+        for message in part:
+            counters.update(message.counters())
+            for name, lines in message.problems.items():
+                sets.setdefault(name, set()).update(lines)
+        expression, names, values = _add_expression(counters, sets)
+        expression = _and_add(expression, "#slots :slots")
+        names.update({"#expected": "expected", "#ttl": "ttl", "#slots": "slots"})
+        values.update({":slots": {"NS": [str(m.slot) for m in part]}, ":per_chunk": {"N": str(part[0].per_chunk)},
+                       ":ttl": {"N": str(int(self.now() + CHUNK_TTL_SECONDS))}})
+        conditions = []
+        for i, message in enumerate(part):
+            values[f":slot{i}"] = {"N": str(message.slot)}
+            conditions.append(f"NOT contains(#slots, :slot{i})")
+        return self._conditional_update(
+            self._chunk_key(run_id, chunk),
+            f"{expression} SET #expected = if_not_exists(#expected, :per_chunk), #ttl = if_not_exists(#ttl, :ttl)",
+            names, values, " AND ".join(conditions))
+
+    def _roll_chunk(self, run_id: str, chunk: int, image: dict, result: CountResult) -> None:
+        problems = {name: image[name] for name in PROBLEM_SETS if image.get(name)}
+        if problems:  # before the roll: once rolled, nobody comes back for them
+            self._db.put_item(TableName=self.table_name,
+                              Item=to_item({"pk": run_id, "sk": f"P#{chunk:09d}", "chunk": chunk, **problems}))
+        section = chunk // SECTION_CHUNKS
+        counters = Counter({name: int(value) for name, value in image.items() if is_counter(name)})
+        expression, names, values = _add_expression(counters, {})
+        names.update({"#expected": "expected", "#rolled": "rolled"})
+        values.update({":chunks": {"N": str(SECTION_CHUNKS)}, ":chunk": {"N": str(chunk)},
+                       ":chunk_set": {"NS": [str(chunk)]}})
+        rolled = self._conditional_update(
+            self._section_key(run_id, section),
+            f"{_and_add(expression, '#rolled :chunk_set')} SET #expected = if_not_exists(#expected, :chunks)",
+            names, values, "NOT contains(#rolled, :chunk)")
+        if rolled is None:
+            rolled = self._get(self._section_key(run_id, section))
+        if rolled and self._complete(rolled, "rolled"):
+            self._roll_section(run_id, section, rolled, result)
+
+    def _roll_section(self, run_id: str, section: int, image: dict, result: CountResult) -> None:
+        counters = Counter({name: int(value) for name, value in image.items() if is_counter(name)})
+        expression, names, values = _add_expression(counters, {})
+        names.update({"#rolled_sections": "rolled_sections", "#pk": "pk"})
+        values.update({":section": {"N": str(section)}, ":section_set": {"NS": [str(section)]}})
+        run = self._conditional_update(self._key(run_id), _and_add(expression, "#rolled_sections :section_set"), names, values,
+                                       "attribute_exists(#pk) AND NOT contains(#rolled_sections, :section)")
+        result.runs[run_id] = run if run is not None else self.get(run_id)
+
+    def close_chunks(self, run_id: str, messages: int, per_chunk: int) -> dict | None:
+        """The splitter's last word on counting: how many messages the last chunk and section hold.
+
+        Returns the run when that completed its counting (its workers were faster than the splitter).
+        """
+        if messages == 0:
+            return None
+        result = CountResult()
+        last_chunk = (messages - 1) // per_chunk
+        last_section = last_chunk // SECTION_CHUNKS
+        section = self._conditional_update(
+            self._section_key(run_id, last_section), "SET #expected = :n", {"#expected": "expected"},
+            {":n": {"N": str(last_chunk - last_section * SECTION_CHUNKS + 1)}})
+        chunk = self._conditional_update(
+            self._chunk_key(run_id, last_chunk), "SET #expected = :n, #ttl = if_not_exists(#ttl, :ttl)",
+            {"#expected": "expected", "#ttl": "ttl"},
+            {":n": {"N": str(messages - last_chunk * per_chunk)},
+             ":ttl": {"N": str(int(self.now() + CHUNK_TTL_SECONDS))}})
+        if self._complete(chunk, "slots"):
+            self._roll_chunk(run_id, last_chunk, chunk, result)
+        elif self._complete(section, "rolled"):
+            self._roll_section(run_id, last_section, section, result)
+        return result.runs.get(run_id)
+
+    def counted_so_far(self, run_id: str) -> int:
+        """Lines counted into the run's sections: its progress, to the nearest chunk."""
+        total, start = 0, None
+        while True:
+            params = {"TableName": self.table_name, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :s)",
+                      "ExpressionAttributeValues": {":pk": {"S": run_id}, ":s": {"S": "S#"}},
+                      "ProjectionExpression": "#processed", "ExpressionAttributeNames": {"#processed": "processed"}}
+            if start:
+                params["ExclusiveStartKey"] = start
+            page = self._db.query(**params)
+            total += sum(int(item.get("processed", {}).get("N", 0)) for item in page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return total
+
+    def problem_chunks(self, run_id: str, from_chunk: int, limit: int = 100) -> list[dict]:
+        """Problem-line items of the run's chunks from `from_chunk` on, in line order (only chunks that have some)."""
+        page = self._db.query(
+            TableName=self.table_name, Limit=limit,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues={":pk": {"S": run_id}, ":from": {"S": f"P#{from_chunk:09d}"},
+                                       ":to": {"S": "P#999999999"}})
+        return [from_item(item) for item in page.get("Items", [])]
 
     # --- completion --------------------------------------------------------------
 

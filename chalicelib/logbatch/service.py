@@ -19,8 +19,12 @@ from chalicelib.logbatch import messages
 from chalicelib.streaming.lines import CorruptStream, LineReader
 from chalicelib.streaming.runs import check_upload_key
 from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, parse_handover, run_id_for
-from chalicelib.logbatch.parsing import parse_line, status_class
-from chalicelib.logbatch.repository import LogRecords, MessageCounts, RunTracker
+from chalicelib.logbatch.parsing import normalise_level, parse_line, status_class
+from chalicelib.logbatch import parsing as _parsing
+is_header = getattr(_parsing, 'is_header', lambda line: False)  # TEMP until parsing lands
+from chalicelib.logbatch.repository import (LogRecords, MessageCounts, RunTracker, messages_per_chunk,
+                                            problem_sets_of)
+from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor, parse_page_size
 from chalicelib.logs import logger
 
 ACCEPTED_SUFFIXES = (".txt", ".jsonl", ".log")
@@ -74,6 +78,7 @@ def build_report(run: dict) -> dict:
         "unparsed_items": int(run.get("unparsed", 0)),
         "truncated_items": int(run.get("truncated", 0)),
         "blank_lines": int(run.get("blank_lines", 0)),
+        "header_lines": int(run.get("header_lines", 0)),
         "by_level": {k[4:]: int(v) for k, v in sorted(run.items()) if k.startswith("lvl_")},
         "by_status": {k[3:]: int(v) for k, v in sorted(run.items()) if k.startswith("st_")},
         "started_at": run["started_at"],
@@ -141,10 +146,11 @@ class LogSplitter:
             etag = aws.client("s3").head_object(Bucket=bucket, Key=key)["ETag"]
         etag = etag.strip('"')
         run = {"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
-               "started_at": utc_now(), "lines_per_message": self.lines_per_message}
+               "started_at": utc_now(), "lines_per_message": self.lines_per_message,
+               "per_chunk": messages_per_chunk(self.lines_per_message)}
         token = str(uuid.uuid4())
-        state, how = self.tracker.start(run, token, self.LEASE_SECONDS, checkpoint_line=0, blank_lines=0,
-                                        processed=0)
+        state, how = self.tracker.start(run, token, self.LEASE_SECONDS, checkpoint_line=0, checkpoint_seq=0,
+                                        blank_lines=0, header_lines=0, processed=0)
         if state is None:
             logger.info("duplicate upload event: nothing to do", run_id=run["run_id"], reason=how)
             # It may be S3 retrying a splitter that finished the run but failed to write its report (no
@@ -170,12 +176,15 @@ class LogSplitter:
 
     def _split_leased(self, run: dict, token: str, context: Any) -> str:
         run_id, batch_id = run["run_id"], run["batch_id"]
+        # The run's own packing, not this container's setting: a resumed split must number messages as it began.
+        lines_per_message, per_chunk = int(run["lines_per_message"]), int(run["per_chunk"])
         checkpoints = Checkpointer(self.tracker, self.continuation_queue, run_id, token, context=context,
                                    time_budget=self.time_budget, every_seconds=self.CHECKPOINT_EVERY_SECONDS,
                                    safety_margin_seconds=self.SAFETY_MARGIN_SECONDS,
                                    lease_seconds=self.LEASE_SECONDS, monotonic=self.monotonic)
         offset, first_line = int(run["checkpoint_offset"]), int(run["checkpoint_line"])
-        blank_before = int(run.get("blank_lines", 0))
+        seq = int(run.get("checkpoint_seq", 0))
+        blank_before, headers = int(run.get("blank_lines", 0)), int(run.get("header_lines", 0))
         try:
             reader = LineReader(open_object(run["bucket"], run["key"], run["etag"], offset), start_offset=offset,
                                 start_line=first_line, max_line_bytes=messages.MAX_MESSAGE_BYTES - 1000)
@@ -189,16 +198,19 @@ class LogSplitter:
         unreadable = {}
         try:
             for line in reader:
-                group.append((line.number, line.text, line.truncated))
-                if len(group) < self.lines_per_message:
+                if is_header(line.text):  # a W3C log's #Version/#Fields lines describe the file: not items
+                    headers += 1
                     continue
-                sender.add(messages.encode(run_id, batch_id, group))
-                group = []
+                group.append((line.number, line.text, line.truncated))
+                if len(group) < lines_per_message:
+                    continue
+                sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group))
+                group, seq = [], seq + 1
                 if not checkpoints.due():
                     continue
                 sender.flush()  # a checkpoint only ever covers lines SQS has accepted
-                if checkpoints.save(line.end_offset, checkpoint_line=line.number,
-                                    blank_lines=blank_before + reader.blank_lines):
+                if checkpoints.save(line.end_offset, checkpoint_line=line.number, checkpoint_seq=seq,
+                                    blank_lines=blank_before + reader.blank_lines, header_lines=headers):
                     logger.info("split paused; a continuation resumes it", run_id=run_id, line=line.number,
                                 offset=line.end_offset)
                     return "continued"
@@ -207,13 +219,16 @@ class LogSplitter:
             unreadable = {"unreadable": str(error)}
             logger.warning("upload unreadable past this point; splitting ends here", run_id=run_id, reason=str(error))
         if group:
-            sender.add(messages.encode(run_id, batch_id, group))
+            sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group))
+            seq += 1
         sender.flush()
         blank = blank_before + reader.blank_lines
-        total = reader.last_line - blank
+        total = reader.last_line - blank - headers
+        # Before the finish: if this fails, the retry re-sends from the checkpoint and closes the same chunks.
+        self.tracker.close_chunks(run_id, seq, per_chunk)
         finished = self.tracker.finish(run_id, token, "processing", total_lines=total, blank_lines=blank,
-                                       **unreadable)
-        logger.info("split done", run_id=run_id, total_lines=total, blank_lines=blank)
+                                       header_lines=headers, messages=seq, **unreadable)
+        logger.info("split done", run_id=run_id, total_lines=total, blank_lines=blank, messages=seq)
         self.completion.try_complete(run_id, finished)  # an empty file, or workers that were faster
         return "split"
 
@@ -226,7 +241,7 @@ class LogWorker:
 
     @staticmethod
     def _prepare(message: messages.LogMessage, processed_at: str) -> tuple[list[dict], MessageCounts]:
-        count = MessageCounts(message.run_id, message.first_line)
+        count = MessageCounts(message.run_id, message.seq, message.per_chunk)
         rows = []
         for line in message.lines:
             record, parsed = line_record(message, line, processed_at)
@@ -235,7 +250,9 @@ class LogWorker:
             count.unparsed += parsed.format == "unparsed"
             count.truncated += bool(record.get("truncated"))
             count.levels[parsed.level or "NONE"] += 1
-            count.statuses[status_class(parsed.status_code)] += 1
+            count.statuses[record["status_class"]] += 1
+            for problem in problem_sets_of(parsed.level, record["status_class"]):
+                count.problems.setdefault(problem, set()).add(line.number)
         return rows, count
 
     def process(self, received: list[tuple[str, str]]) -> list[str]:
@@ -262,14 +279,17 @@ class LogWorker:
         unwritten = {row["id"] for row in self.records.put_all(list(unique.values()))}
         stored = [m for m in rows if not any(r["id"] in unwritten for r in rows[m])]
         failed += [m for m in rows if m not in stored]
-        try:
-            self.tracker.count([counts[m] for m in stored])
-        except Exception:
-            logger.exception("counting failed; the batch's messages will be redelivered")
-            return failed + stored
-        for run_id in sorted({decoded[m].run_id for m in stored}):
+        counted = self.tracker.count([counts[m] for m in stored])
+        if counted.failed:
+            uncounted = {id(message) for message, _ in counted.failed}
+            failed += [m for m in stored if id(counts[m]) in uncounted]
+            logger.error("counting failed; those messages will be redelivered", messages=len(uncounted),
+                         reason=repr(counted.failed[0][1]))
+        if counted.duplicates:
+            logger.info("duplicate deliveries counted once", duplicates=len(counted.duplicates))
+        for run_id, run in sorted(counted.runs.items()):
             try:
-                self.completion.try_complete(run_id)
+                self.completion.try_complete(run_id, run)
             except Exception:  # counted already; a redelivery is a duplicate that retries completion
                 logger.exception("completion check failed", run_id=run_id)
                 failed += [m for m in stored if decoded[m].run_id == run_id]
@@ -282,7 +302,8 @@ def batch_status(batch_id: str | None, tracker: RunTracker, reports_bucket: str)
     if run is None:
         raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
     total = run.get("total_lines")
-    processed = int(run.get("processed", 0))
+    # The RUN item adds 10,000 lines at a time; its sections know the count to the nearest chunk.
+    processed = int(run.get("processed", 0)) if run.get("report_written") else tracker.counted_so_far(run["run_id"])
     status = {
         "batch_id": run["batch_id"], "run_id": run["run_id"], "source": f"s3://{run['bucket']}/{run['key']}",
         "status": run["status"], "started_at": run["started_at"], "lines_split": int(run.get("checkpoint_line", 0)),
@@ -294,6 +315,89 @@ def batch_status(batch_id: str | None, tracker: RunTracker, reports_bucket: str)
     if run.get("report_written"):
         status["report"] = {"bucket": reports_bucket, "key": run["report_key"], "content": build_report(run)}
     return status
+
+
+# --- the problem lines of a batch ---------------------------------------------------
+
+LISTED_LEVELS = {"WARN": {"pw", "pe", "pf"}, "ERROR": {"pe", "pf"}, "FATAL": {"pf"}}  # "at or above"
+LISTED_STATUSES = {"5xx": {"p5"}}
+MAX_CHUNKS_PER_PAGE = 1000  # a page that finds fewer lines than asked in this many chunks returns early
+RECORD_INTERNALS = ("id", "run_id", "batch_id", "processed_at", "status_class")
+
+
+def _wanted_sets(level: str | None, status: str | None) -> list[set[str]]:
+    """The problem sets a line must be in, one of each group (level and status are ANDed)."""
+    groups = []
+    if level is not None:
+        canonical = normalise_level(level)
+        if canonical not in LISTED_LEVELS:
+            raise InvalidRequest("That level is not listed.", [{"field": "level", "problem": (
+                f"must be one of {', '.join(LISTED_LEVELS)} (lines at or above it are listed; "
+                "only these levels are indexed)")}])
+        groups.append(LISTED_LEVELS[canonical])
+    if status is not None:
+        if status.lower() not in LISTED_STATUSES:
+            raise InvalidRequest("That status is not listed.", [{"field": "status", "problem": "must be 5xx"}])
+        groups.append(LISTED_STATUSES[status.lower()])
+    return groups or [{"pw", "pe", "pf", "p5"}]
+
+
+def _matching_lines(chunk_item: dict, groups: list[set[str]]) -> list[int]:
+    lines: set[int] | None = None
+    for group in groups:
+        found = {int(n) for name in group for n in chunk_item.get(name, ())}
+        lines = found if lines is None else lines & found
+    return sorted(lines or ())
+
+
+def _read_cursor(cursor: str | None, etag: str) -> tuple[int, int]:
+    if cursor is None:
+        return 0, 0
+    key = decode_cursor(cursor, {"chunk", "line", "etag"})
+    try:
+        chunk, line = int(key["chunk"]["N"]), int(key["line"]["N"])
+    except (KeyError, ValueError):
+        raise bad_cursor() from None
+    if key["etag"].get("S") != etag:
+        raise InvalidRequest("The file was uploaded again since this page.", [
+            {"field": "next", "problem": "belongs to an earlier upload of this key; start again without it"}])
+    return chunk, line
+
+
+def problem_lines(key: str | None, level: str | None, status: str | None, limit: str | None,
+                  cursor: str | None, tracker: RunTracker, records: LogRecords) -> dict:
+    """A page of the newest run's lines at or above a level and/or with a 5xx status, in line order."""
+    check_upload_key(key)
+    groups = _wanted_sets(level, status)
+    page_size = parse_page_size(limit)
+    run = tracker.latest(key)
+    if run is None:
+        raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
+    chunk, after = _read_cursor(cursor, run["etag"])
+    found: list[tuple[int, int]] = []  # (chunk, line)
+    scanned, next_cursor = 0, None
+    while len(found) < page_size:
+        items = tracker.problem_chunks(run["run_id"], chunk, limit=100)
+        for item in items:
+            scanned += 1
+            lines = [n for n in _matching_lines(item, groups) if item["chunk"] != chunk or n > after]
+            found += [(int(item["chunk"]), n) for n in lines]
+        if len(items) < 100 or len(found) >= page_size:
+            break
+        chunk, after = int(items[-1]["chunk"]) + 1, 0
+        if scanned >= MAX_CHUNKS_PER_PAGE:  # a short page; the cursor goes on from here
+            next_cursor = {"chunk": chunk, "line": 0}
+            break
+    if len(found) > page_size:
+        found = found[:page_size]
+    if len(found) == page_size:
+        next_cursor = {"chunk": found[-1][0], "line": found[-1][1]}
+    ids = [f"{run['run_id']}#{line:09d}" for _, line in found]
+    stored = records.get_many(ids)
+    items = [{k: v for k, v in stored[i].items() if k not in RECORD_INTERNALS} for i in ids if i in stored]
+    return {"items": items, "next": encode_cursor(
+        {"chunk": {"N": str(next_cursor["chunk"])}, "line": {"N": str(next_cursor["line"])},
+         "etag": {"S": run["etag"]}}) if next_cursor else None}
 
 
 @lru_cache(maxsize=None)
@@ -319,6 +423,11 @@ def log_worker() -> LogWorker:
 
 def log_batch_status(batch_id: str | None) -> dict:
     return batch_status(batch_id, _tracker(), settings.processed_data_bucket())
+
+
+def log_batch_problem_lines(params: dict[str, str]) -> dict:
+    return problem_lines(params.get("key"), params.get("level"), params.get("status"), params.get("limit"),
+                         params.get("next"), _tracker(), LogRecords(settings.processed_logs_table()))
 
 
 def reset() -> None:

@@ -110,16 +110,18 @@ def test_the_log_pipeline_under_faults_counts_every_line_once_and_reports_once(r
     runs, reports = "LogBatchesTable", lambda p: p["Bucket"] == "processed-data"
     faults.rate = RATE
     # Lost answers of the writes that decide who does what: the run's start, two hand-overs and two take-overs,
-    # its finish, the report's claim; and of counting transactions (their retry finds its own markers).
+    # its finish, the report's claim; and of counting and roll-up writes (their retry finds its own slots).
     faults.lose_answer("dynamodb", "PutItem", where=where(runs, Item=lambda item: item["sk"] == {"S": "RUN"}))
     faults.lose_answer("dynamodb", "UpdateItem", calls=2, where=where(runs, UpdateExpression=":next"))
     faults.lose_answer("dynamodb", "UpdateItem", calls=2, where=where(runs, UpdateExpression=TAKE_OVER))
     faults.lose_answer("dynamodb", "UpdateItem", where=where(runs, UpdateExpression="REMOVE #lease_until"))
     faults.lose_answer("dynamodb", "UpdateItem", where=where(runs, UpdateExpression="#report_lease_until = :until"))
-    faults.lose_answer("dynamodb", "TransactWriteItems", calls=3)
+    faults.lose_answer("dynamodb", "UpdateItem", calls=3, where=where(runs, UpdateExpression="#slots :slots"))
+    faults.lose_answer("dynamodb", "UpdateItem", calls=2, where=where(runs, UpdateExpression="#rolled :chunk_set"))
     # Calls that fail for the app: the splitter (S3 retries it), batches (SQS redelivers them), the report.
     faults.exhaust("sqs", "SendMessageBatch", kind=THROTTLE)
-    faults.exhaust("dynamodb", "TransactWriteItems", calls=2)
+    faults.exhaust("dynamodb", "UpdateItem", calls=2, where=where(runs, UpdateExpression="#slots :slots"))
+    faults.exhaust("dynamodb", "UpdateItem", where=where(runs, UpdateExpression="#rolled_sections"))
     faults.exhaust("dynamodb", "BatchWriteItem", calls=2, kind=THROTTLE)
     faults.exhaust("s3", "PutObject", where=reports)
     faults.lose_answer("s3", "PutObject", where=reports, kind=CONNECTION_RESET)  # the next one: written twice

@@ -157,12 +157,14 @@ def start_log_run(lines: int) -> tuple[str, str]:
            "started_at": "2026-11-20T10:00:00.000Z"}
     tracker = logbatch._tracker()
     tracker.start(run, "t", 60, checkpoint_line=0, blank_lines=0, processed=0)
+    tracker.close_chunks(run["run_id"], lines, 100)
     tracker.finish(run["run_id"], "t", "processing", total_lines=lines, blank_lines=0)
     return run["run_id"], key
 
 
 def line_message(run_id: str, key: str, number, text="line") -> dict:
-    return {"run_id": run_id, "batch_id": key, "lines": [{"number": number, "text": text}]}
+    return {"run_id": run_id, "batch_id": key, "seq": number - 1 if isinstance(number, int) else 0,
+            "per_chunk": 100, "lines": [{"number": number, "text": text}]}
 
 
 LOG_BASE = line_message("fuzz/other.log@etag", "fuzz/other.log", 7, APP_LINES[0])
@@ -182,6 +184,8 @@ malformed_log_messages = st.one_of(
     with_field(LOG_BASE, "batch_id", st.one_of(missing, wrong_types, st.integers(), st.just(""),
                                                st.sampled_from(["b" * 3000, "😀" * 600]))),
     with_field(LOG_BASE, "lines", st.one_of(missing, bad_lines)),
+    with_field(LOG_BASE, "seq", st.one_of(missing, wrong_types, st.sampled_from([-1, 1.5, "3", True, 10 ** 13]))),
+    with_field(LOG_BASE, "per_chunk", st.one_of(missing, wrong_types, st.sampled_from([0, -1, 2.5, "100", 10 ** 6]))),
 )
 
 

@@ -188,12 +188,17 @@ def start_run(key, lines):
     run = {"run_id": f"{key}@etag", "batch_id": key, "bucket": INPUT, "key": key, "etag": "etag",
            "started_at": "2026-11-20T10:00:00.000Z"}
     tracker.start(run, "t", 60, checkpoint_line=0, blank_lines=0, processed=0)
+    tracker.close_chunks(run["run_id"], len(lines), PER_CHUNK)  # as the splitter does: one message per line
     tracker.finish(run["run_id"], "t", "processing", total_lines=len(lines), blank_lines=0)
     return run["run_id"]
 
 
+PER_CHUNK = 3  # small chunks: these runs of a few lines span several, and a section
+
+
 def line_message(run_id, key, number, text):
-    return json.dumps({"run_id": run_id, "batch_id": key, "lines": [{"number": number, "text": text}]})
+    return json.dumps({"run_id": run_id, "batch_id": key, "seq": number - 1, "per_chunk": PER_CHUNK,
+                       "lines": [{"number": number, "text": text}]})
 
 
 def test_duplicate_and_out_of_order_deliveries_count_each_line_once(client, api_calls):
@@ -209,8 +214,11 @@ def test_duplicate_and_out_of_order_deliveries_count_each_line_once(client, api_
     assert content["by_level"] == {"DEBUG": 1, "ERROR": 1, "INFO": 2, "WARN": 1}
     assert len(records_of("dups.txt")) == 5
     assert len(report_puts(api_calls)) == 1
-    counter_updates = [p for s, op, p in api_calls if op == "TransactWriteItems"]
-    assert all(sum("Update" in item for item in p["TransactItems"]) == 1 for p in counter_updates)
+    assert not [op for _, op, _ in api_calls if op == "TransactWriteItems"]  # 2 write units an item: not here
+    slot_updates = [p for _, op, p in api_calls if op == "UpdateItem" and "#slots" in p["UpdateExpression"]]
+    # One counting write per chunk a batch touches (lines 1-3 are chunk 0, 4-5 chunk 1), plus the retries
+    # one at a time of batches that held an already counted message.
+    assert len(slot_updates) <= 2 * 4 + 5 + 5
 
 
 def test_a_malformed_message_fails_alone_and_the_rest_are_stored(client):
@@ -223,10 +231,14 @@ def test_a_malformed_message_fails_alone_and_the_rest_are_stored(client):
 
 
 def test_two_workers_finishing_together_write_the_report_once(client, api_calls):
+    # SQS delivers the last line twice at once: both workers find the run complete (one by counting it, the
+    # other by re-reading the chain behind its duplicate) and both try to write the report.
     run_id = start_run("race.txt", APP_LINES[:2])
+    first, last = (line_message(run_id, "race.txt", n, t) for n, t in enumerate(APP_LINES[:2], 1))
+    client.lambda_.invoke("process_log_lines", worker_event(first))
     barrier = threading.Barrier(2)
     tracker = logbatch._tracker()
-    count, claim = tracker.count, tracker.claim_report
+    count, claim, update = tracker.count, tracker.claim_report, tracker._conditional_update
     atomic = threading.Lock()  # DynamoDB applies a conditional write atomically; moto's in-process backend does not
 
     def count_then_wait(*args, **kwargs):
@@ -234,17 +246,18 @@ def test_two_workers_finishing_together_write_the_report_once(client, api_calls)
         barrier.wait(30)  # both workers have counted: both will see processed == total (slow under load)
         return result
 
-    def claim_atomically(*args, **kwargs):
-        with atomic:
-            return claim(*args, **kwargs)
-    tracker.count, tracker.claim_report = count_then_wait, claim_atomically
+    def atomically(write):
+        def run(*args, **kwargs):
+            with atomic:
+                return write(*args, **kwargs)
+        return run
     claims = []
-    tracker.claim_report = lambda *a, **k: claims.append(claim_atomically(*a, **k)) or claims[-1]
-    bodies = [line_message(run_id, "race.txt", n, t) for n, t in enumerate(APP_LINES[:2], 1)]
-    threads = [threading.Thread(target=client.lambda_.invoke, args=("process_log_lines", worker_event(b)))
-               for b in bodies]
+    tracker.count, tracker._conditional_update = count_then_wait, atomically(update)
+    tracker.claim_report = lambda *a, **k: claims.append(atomically(claim)(*a, **k)) or claims[-1]
+    threads = [threading.Thread(target=client.lambda_.invoke, args=("process_log_lines", worker_event(last)))
+               for _ in range(2)]
     [t.start() for t in threads]
-    [t.join(10) for t in threads]
+    [t.join(40) for t in threads]
     assert report("relatorio_race.txt.json")["processed_items"] == 2
     assert len(claims) == 2 and sum(c is not None for c in claims) == 1  # both tried, one won
     assert len(report_puts(api_calls)) == 1
@@ -262,7 +275,8 @@ def test_a_poison_line_goes_to_the_dlq_and_a_redrive_completes_the_batch(runner,
     assert int(sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
                ["Attributes"]["ApproximateNumberOfMessages"]) == 1
     status = logbatch.log_batch_status("poison.txt")
-    assert (status["status"], status["processed_items"], status["total_items"]) == ("processing", 3, 4)
+    # Progress is counted a chunk at a time, and this run's one chunk waits for its poisoned line.
+    assert (status["status"], status["processed_items"], status["total_items"]) == ("processing", 0, 4)
 
     monkeypatch.setattr(logbatch, "line_record", original)  # the fault is fixed; redrive the DLQ
     for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]:
@@ -290,3 +304,74 @@ def test_an_upload_replaced_before_it_is_split_is_superseded_by_the_newer_one(ru
     runs = boto3.client("dynamodb").scan(TableName="LogBatchesTable", FilterExpression="sk = :run",
                                          ExpressionAttributeValues={":run": {"S": "RUN"}})["Items"]
     assert sorted(r["status"]["S"] for r in runs) == ["completed", "superseded"]
+
+
+# --- counting across chunks and sections, and the problem lines ----------------------
+
+def test_counts_stay_exact_across_chunks_and_sections_in_any_order_with_duplicates(client, monkeypatch):
+    # Tiny sections so 40 messages of 3 per chunk roll up through 14 chunks and 4 sections.
+    monkeypatch.setattr("chalicelib.logbatch.repository.SECTION_CHUNKS", 4)
+    lines = [APP_LINES[n % len(APP_LINES)] for n in range(40)]
+    run_id = start_run("sections.txt", lines)
+    bodies = [line_message(run_id, "sections.txt", n, t) for n, t in enumerate(lines, 1)]
+    order = bodies[::-1][:25] + bodies[5:30] + bodies  # backwards, then overlapping redeliveries, then all again
+    for start in range(0, len(order), 7):
+        assert client.lambda_.invoke("process_log_lines", worker_event(*order[start:start + 7])).payload == \
+            {"batchItemFailures": []}
+    content = report("relatorio_sections.txt.json")
+    assert (content["total_items"], content["processed_items"]) == (40, 40)
+    assert content["by_level"] == {"DEBUG": 8, "ERROR": 8, "INFO": 16, "WARN": 8}
+    run = logbatch._tracker().get(run_id)
+    assert sorted(int(s) for s in run["rolled_sections"]) == [0, 1, 2, 3]
+
+
+PROBLEM_FILE = [f"2026-11-20 10:00:{n % 60:02d} {'ERROR' if n % 7 == 0 else 'WARN' if n % 5 == 0 else 'INFO'} "
+                f"[Api] request {n} status={503 if n % 11 == 0 else 200}" for n in range(1, 251)]
+
+
+def lines_page(client, query: str) -> tuple[int, dict]:
+    response = client.http.get(f"/log-batches/lines?{query}")
+    return response.status_code, json.loads(response.body)
+
+
+def all_lines(client, query: str, limit: int) -> list[int]:
+    found, cursor = [], None
+    while True:
+        status, page = lines_page(client, f"{query}&limit={limit}" + (f"&next={cursor}" if cursor else ""))
+        assert status == 200, page
+        found += [item["line"] for item in page["items"]]
+        cursor = page["next"]
+        if not cursor:
+            return found
+
+
+def test_a_batch_lists_its_problem_lines_by_level_and_status_across_pages(runner, client):
+    upload("problems.log", "\n".join(PROBLEM_FILE))  # 250 lines: three chunks
+    runner.drain()
+    errors = [n for n in range(1, 251) if n % 7 == 0]
+    warnings = [n for n in range(1, 251) if n % 5 == 0 and n % 7]
+    five_hundreds = [n for n in range(1, 251) if n % 11 == 0]
+    assert all_lines(client, "key=problems.log&level=ERROR", limit=4) == errors
+    assert all_lines(client, "key=problems.log&level=warning", limit=100) == sorted(errors + warnings)
+    assert all_lines(client, "key=problems.log&status=5xx", limit=3) == five_hundreds
+    assert all_lines(client, "key=problems.log&level=ERROR&status=5xx", limit=2) == [n for n in errors if n % 11 == 0]
+    status, page = lines_page(client, "key=problems.log&level=ERROR&limit=1")
+    assert page["items"][0] | {"raw": PROBLEM_FILE[6]} == page["items"][0]
+    assert (page["items"][0]["level"], page["items"][0]["line"], "run_id" in page["items"][0]) == ("ERROR", 7, False)
+
+
+def test_problem_line_queries_that_cannot_be_answered_are_4xx_json_errors(runner, client):
+    upload("few.log", "\n".join(PROBLEM_FILE[:20]))
+    runner.drain()
+    for query, field, code in [("level=ERROR", "key", 400), ("key=nope.log", "key", 404),
+                               ("key=few.log&level=INFO", "level", 400), ("key=few.log&level=loud", "level", 400),
+                               ("key=few.log&status=4xx", "status", 400), ("key=few.log&limit=0", "limit", 400),
+                               ("key=few.log&next=garbage", "next", 400)]:
+        status, body = lines_page(client, query)
+        assert (status, body["errors"][0]["field"]) == (code, field), (query, body)
+    status, page = lines_page(client, "key=few.log&level=WARN&limit=1")
+    upload("few.log", "\n".join(PROBLEM_FILE[:30]))  # uploaded again: the cursor belongs to the old run
+    runner.drain()
+    status, body = lines_page(client, f"key=few.log&level=WARN&next={page['next']}")
+    assert (status, body["errors"][0]["field"]) == (400, "next")
+    assert all_lines(client, "key=few.log&level=WARN", limit=100) == [n for n in range(1, 31) if n % 5 == 0 or n % 7 == 0]

@@ -38,8 +38,12 @@ def test_every_sqs_event_source_reports_batch_item_failures(template):
     for event in events:
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     batch_sizes = {e["Properties"]["Queue"]["Fn::GetAtt"][0]: e["Properties"]["BatchSize"] for e in events}
-    assert batch_sizes == {"ProductQueue": 10, "LogQueue": 10, "LogSplitQueue": 1, "InvoiceIngestQueue": 1,
+    assert batch_sizes == {"ProductQueue": 10, "LogQueue": 100, "LogSplitQueue": 1, "InvoiceIngestQueue": 1,
                            "OrdersQueue": 10}
+    # Over 10 messages a batch, Lambda requires a batching window.
+    windows = {e["Properties"]["Queue"]["Fn::GetAtt"][0]: e["Properties"].get("MaximumBatchingWindowInSeconds")
+               for e in events}
+    assert windows["LogQueue"] == 1
 
 
 def test_the_invoice_ingester_is_subscribed_to_its_bucket_and_the_sweep_runs_every_minute(template):

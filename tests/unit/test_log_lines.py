@@ -51,14 +51,14 @@ def test_gzip_streams_including_concatenated_members_and_resume_by_skipping():
 
 
 def test_messages_survive_characters_sqs_refuses_and_carry_line_numbers():
-    body = messages.encode("run", "key.txt", [(7, "nul \x00 esc \x1b bad \ufffe", False)])
+    body = messages.encode("run", "key.txt", 6, 100, [(7, "nul \x00 esc \x1b bad \ufffe", False)])
     assert "\x00" not in body and "\x1b" not in body and "\ufffe" not in body
     decoded = messages.decode(body)
     assert decoded.lines[0].text == "nul \x00 esc \x1b bad \ufffe" and decoded.first_line == 7
 
 
 def test_a_line_whose_escapes_overflow_a_message_is_cut_to_fit_and_flagged():
-    body = messages.encode("run", "key", [(1, "\x00" * 100_000, False)])
+    body = messages.encode("run", "key", 0, 100, [(1, "\x00" * 100_000, False)])
     assert messages.size(body) <= messages.MAX_MESSAGE_BYTES
     assert messages.decode(body).lines[0].truncated
 
