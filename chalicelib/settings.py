@@ -39,6 +39,11 @@ def processed_data_bucket() -> str:
     return setting("PROCESSED_DATA_BUCKET_NAME")
 
 
+def upload_failures_queue() -> str:
+    """Where Lambda sends the S3 events it gave up on (the upload readers' on-failure destination)."""
+    return setting("UPLOAD_FAILURES_QUEUE_NAME")
+
+
 def log_queue() -> str:
     return setting("LOG_QUEUE_NAME")
 

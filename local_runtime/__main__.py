@@ -140,6 +140,7 @@ def main(argv=None) -> int:
             app, session, concurrency=concurrency, report=say, schedule_seconds=schedule_seconds,
             timeouts={f: stage.function_setting(f, "lambda_timeout", 60) for f in functions},
             memory={f: stage.function_setting(f, "lambda_memory_size", 128) for f in functions},
+            failure_queue=os.environ.get("UPLOAD_FAILURES_QUEUE_NAME"),
         ).setup(topics=[created[i] for i, r in RESOURCES.items() if isinstance(r, Topic)]).start()
         say(f"event runner delivering to: {', '.join(functions) or 'nothing'} (concurrency {concurrency})")
 

@@ -112,7 +112,7 @@ class EventRunner:
     def __init__(self, app, session, *, timeouts: dict[str, int] | None = None, memory: dict[str, int] | None = None,
                  concurrency: int = 4, pollers_per_source: int | None = None, wait_seconds: int = 1,
                  s3_attempts: int = 3, s3_retry_delay: int = 2, schedule_seconds: float | None = None,
-                 report: Callable[[str], None] | None = None):
+                 report: Callable[[str], None] | None = None, failure_queue: str | None = None):
         self.app = app
         self.session = session
         self.region = session.region_name or "us-east-1"
@@ -125,6 +125,9 @@ class EventRunner:
         self.wait_seconds = wait_seconds
         self.s3_attempts = s3_attempts
         self.s3_retry_delay = s3_retry_delay
+        # Lambda's on-failure destination for the S3-invoked functions: given-up events are sent there as
+        # invocation records, as on AWS, so the app's own handler records them.
+        self.failure_queue = failure_queue
         self.schedule_seconds = schedule_seconds
         self.report = report or log.info
         self.stopping = threading.Event()
@@ -273,10 +276,30 @@ class EventRunner:
             if attempt >= self.s3_attempts:
                 self.report(f"s3   GAVE UP after {attempt} attempts; the event is kept in "
                             f"{INTERNAL_PREFIX}-s3-{source.name}-dlq: {message['Body'][:300]}")
+                self._send_to_failure_destination(source, body, attempt, next(d for d in reversed(deliveries) if d.failed))
             # Lambda retries a failed asynchronous event after a delay, not at once.
             self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
                                                VisibilityTimeout=self.s3_retry_delay)
         return deliveries
+
+    def _send_to_failure_destination(self, source: S3EventConfig, event: dict, attempt: int,
+                                     last: Delivery) -> None:
+        """What Lambda sends an on-failure destination (an invocation record), once retries are exhausted."""
+        if not self.failure_queue:
+            return
+        error_type, _, error_message = last.outcome.removeprefix("raised ").partition(": ")
+        record = {
+            "version": "1.0", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {"requestId": str(uuid.uuid4()), "condition": "RetriesExhausted",
+                               "functionArn": f"arn:aws:lambda:{self.region}:000000000000:function:{source.name}",
+                               "approximateInvokeCount": attempt},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorType": error_type, "errorMessage": error_message.rsplit(" (attempt", 1)[0]},
+        }
+        url = self.sqs.get_queue_url(QueueName=self.failure_queue)["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+        self.report(f"s3   sent the given-up event to {self.failure_queue} (the on-failure destination)")
 
     def _invoke_s3(self, source: S3EventConfig, record: dict, attempt: int) -> Delivery:
         key = record["s3"]["object"]["key"]

@@ -379,8 +379,12 @@ class JsonArrayReader:
         while more:
             yield self._element(cursor)
             more = _after_element(cursor)
-        if not self.wrapped and cursor.significant() is not None:
-            raise UnreadableFile(f"unexpected {_shown(cursor.significant())} after the array, at byte {cursor.offset}")
+        if self.wrapped:
+            _close_object(cursor)
+        # Read to the very end: trailing garbage is an error, and a .gz cut short is only seen there.
+        if cursor.significant() is not None:
+            where = "object" if self.wrapped else "array"
+            raise UnreadableFile(f"unexpected {_shown(cursor.significant())} after the {where}, at byte {cursor.offset}")
 
     def _element(self, cursor: "_Cursor") -> Row:
         _expect_value(cursor)
@@ -424,6 +428,21 @@ def _find_array_member(cursor: "_Cursor") -> None:
         elif _peek(cursor) != ord("}"):
             raise UnreadableFile(f"expected , or }} at byte {cursor.offset}, found {_shown(_peek(cursor))}")
     raise UnreadableFile(f"the top-level object has no {keys} array of invoices")
+
+
+def _close_object(cursor: "_Cursor") -> None:
+    """Move past the members after the invoices array and the `}` that closes the top-level object."""
+    while (byte := _peek(cursor)) != ord("}"):
+        if byte != ord(","):
+            raise UnreadableFile(f"expected , or }} at byte {cursor.offset}, found {_shown(byte)}")
+        cursor.skip()
+        if _peek(cursor) != ord('"'):
+            raise UnreadableFile(f"expected a key at byte {cursor.offset}, found {_shown(_peek(cursor))}")
+        cursor.value(0)
+        _expect(cursor, b":")
+        _expect_value(cursor)
+        cursor.value(0)
+    cursor.skip()
 
 
 def _key(raw: bytes | None) -> str | None:

@@ -317,6 +317,14 @@ def invoice_reader() -> InvoiceReader:
     return InvoiceReader(InvoiceRepository(settings.invoices_table()))
 
 
+def mark_upload_failed(bucket: str, key: str, etag: str, reason: str, sequencer: str | None = None,
+                       event_time: str | None = None) -> str:
+    """The ingester of this upload was given up on (see chalicelib/uploadfailures.py)."""
+    return _runs().give_up({"run_id": run_id_for(key, etag, sequencer), "batch_id": key, "bucket": bucket,
+                            "key": key, "etag": etag, "uploaded_at": event_time or utc_now(),
+                            "started_at": utc_now()}, reason)
+
+
 def invoice_upload_status(key: str | None) -> dict:
     check_upload_key(key)
     run = _runs().latest(key)

@@ -8,6 +8,7 @@ its number. `seq` and `per_chunk` say which counting slot the message fills
 checkpoints, so a resumed split sends the same numbers again.
 """
 import json
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -50,6 +51,8 @@ class LogMessage(BaseModel):
     seq: int = Field(ge=0, le=MAX_SEQ, strict=True)
     per_chunk: int = Field(ge=1, le=MAX_PER_CHUNK, strict=True)
     lines: list[LogLine] = Field(min_length=1)
+    # When the run started: the reference for a syslog line's missing year (the same on every redelivery).
+    received_at: datetime | None = None
 
     _run_id = field_validator("run_id")(_at_most_bytes(MAX_RUN_ID_BYTES))
     _batch_id = field_validator("batch_id")(_at_most_bytes(MAX_BATCH_ID_BYTES))
@@ -59,21 +62,23 @@ class LogMessage(BaseModel):
         return self.lines[0].number
 
 
-def _encode(run_id: str, batch_id: str, seq: int, per_chunk: int, lines: list[dict]) -> str:
-    document = {"run_id": run_id, "batch_id": batch_id, "seq": seq, "per_chunk": per_chunk, "lines": lines}
+def _encode(run_id: str, batch_id: str, seq: int, per_chunk: int, lines: list[dict], received_at: str | None) -> str:
+    document = {"run_id": run_id, "batch_id": batch_id, "seq": seq, "per_chunk": per_chunk, "lines": lines,
+                **({"received_at": received_at} if received_at else {})}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).translate(_SQS_UNSAFE)
 
 
-def encode(run_id: str, batch_id: str, seq: int, per_chunk: int, lines: list[tuple[int, str, bool]]) -> str:
+def encode(run_id: str, batch_id: str, seq: int, per_chunk: int, lines: list[tuple[int, str, bool]],
+           received_at: str | None = None) -> str:
     """A message body for these lines; a single line too big for a message is cut and flagged."""
     entries = [{"number": n, "text": t, **({"truncated": True} if cut else {})} for n, t, cut in lines]
-    body = _encode(run_id, batch_id, seq, per_chunk, entries)
+    body = _encode(run_id, batch_id, seq, per_chunk, entries, received_at)
     while len(body.encode("utf-8")) > MAX_MESSAGE_BYTES:
         if len(entries) != 1:
             raise ValueError("several lines do not fit in one message; send fewer per message")
         text = entries[0]["text"]
         entries = [{"number": entries[0]["number"], "text": text[: len(text) // 2], "truncated": True}]
-        body = _encode(run_id, batch_id, seq, per_chunk, entries)
+        body = _encode(run_id, batch_id, seq, per_chunk, entries, received_at)
     return body
 
 

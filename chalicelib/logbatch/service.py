@@ -19,9 +19,7 @@ from chalicelib.logbatch import messages
 from chalicelib.streaming.lines import CorruptStream, LineReader
 from chalicelib.streaming.runs import check_upload_key
 from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, parse_handover, run_id_for
-from chalicelib.logbatch.parsing import normalise_level, parse_line, status_class
-from chalicelib.logbatch import parsing as _parsing
-is_header = getattr(_parsing, 'is_header', lambda line: False)  # TEMP until parsing lands
+from chalicelib.logbatch.parsing import is_header, normalise_level, parse_line, status_class
 from chalicelib.logbatch.repository import (LogRecords, MessageCounts, RunTracker, messages_per_chunk,
                                             problem_sets_of)
 from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor, parse_page_size
@@ -29,6 +27,7 @@ from chalicelib.logs import logger
 
 ACCEPTED_SUFFIXES = (".txt", ".jsonl", ".log")
 RECORD_TEXT_LIMIT = 150_000  # bytes of raw line and of message each: a DynamoDB item is at most 400 KB
+FIELD_TEXT_LIMIT = 2_000  # bytes of any other parsed text (a path, a component): they share what is left
 
 
 def accepted(key: str) -> bool:
@@ -52,10 +51,15 @@ def clip(text: str | None, limit: int = RECORD_TEXT_LIMIT) -> tuple[str | None, 
 
 def line_record(message: messages.LogMessage, line: messages.LogLine, processed_at: str) -> tuple[dict, Any]:
     """The ProcessedLogsTable item for one line, and what was parsed from it."""
-    parsed = parse_line(line.text)
+    # The run's start, not now: a syslog line without a year must get the same year on every redelivery.
+    parsed = parse_line(line.text, received_at=message.received_at)
     raw, raw_cut = clip(line.text)
     fields = parsed.fields()
     fields["message"], message_cut = clip(parsed.message)
+    for name in ("path", "component", "client", "method"):
+        if isinstance(fields.get(name), str):
+            fields[name], field_cut = clip(fields[name], FIELD_TEXT_LIMIT)
+            message_cut |= field_cut
     record = {
         "id": f"{message.run_id}#{line.number:09d}",  # deterministic: a redelivery overwrites itself
         "batch_id": message.batch_id, "run_id": message.run_id, "line": line.number,
@@ -183,7 +187,7 @@ class LogSplitter:
                                    safety_margin_seconds=self.SAFETY_MARGIN_SECONDS,
                                    lease_seconds=self.LEASE_SECONDS, monotonic=self.monotonic)
         offset, first_line = int(run["checkpoint_offset"]), int(run["checkpoint_line"])
-        seq = int(run.get("checkpoint_seq", 0))
+        seq, received_at = int(run.get("checkpoint_seq", 0)), run["started_at"]
         blank_before, headers = int(run.get("blank_lines", 0)), int(run.get("header_lines", 0))
         try:
             reader = LineReader(open_object(run["bucket"], run["key"], run["etag"], offset), start_offset=offset,
@@ -204,7 +208,7 @@ class LogSplitter:
                 group.append((line.number, line.text, line.truncated))
                 if len(group) < lines_per_message:
                     continue
-                sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group))
+                sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group, received_at))
                 group, seq = [], seq + 1
                 if not checkpoints.due():
                     continue
@@ -219,7 +223,7 @@ class LogSplitter:
             unreadable = {"unreadable": str(error)}
             logger.warning("upload unreadable past this point; splitting ends here", run_id=run_id, reason=str(error))
         if group:
-            sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group))
+            sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group, received_at))
             seq += 1
         sender.flush()
         blank = blank_before + reader.blank_lines
@@ -312,6 +316,8 @@ def batch_status(batch_id: str | None, tracker: RunTracker, reports_bucket: str)
     }
     if run.get("unreadable"):
         status["unreadable"] = run["unreadable"]
+    if run.get("failure_reason"):
+        status["failure_reason"] = run["failure_reason"]
     if run.get("report_written"):
         status["report"] = {"bucket": reports_bucket, "key": run["report_key"], "content": build_report(run)}
     return status
@@ -419,6 +425,12 @@ def log_splitter() -> LogSplitter:
 @lru_cache(maxsize=None)
 def log_worker() -> LogWorker:
     return LogWorker(LogRecords(settings.processed_logs_table()), _tracker(), _completion())
+
+
+def mark_upload_failed(bucket: str, key: str, etag: str, reason: str, **_) -> str:
+    """The splitter of this upload was given up on (see chalicelib/uploadfailures.py)."""
+    return _tracker().give_up({"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key,
+                               "etag": etag, "started_at": utc_now()}, reason)
 
 
 def log_batch_status(batch_id: str | None) -> dict:

@@ -18,6 +18,7 @@ from chalicelib.adapters.dynamo import from_item, to_item
 
 RUN = "RUN"
 READING = "splitting"  # the status while a run's object is being read (the log flow named it first)
+FAILED = "failed"
 
 
 MAX_KEY_BYTES = 1024  # S3's limit for an object key
@@ -172,6 +173,25 @@ class RunLeases:
                 return run
             raise LeaseLost(run_id)
         return finished
+
+    def give_up(self, run: dict, reason: str) -> str:
+        """End a run that Lambda stopped retrying (its reader kept failing): `failed`, with why.
+
+        The run may not exist yet (the reader failed before starting it): it is
+        created failed, and becomes the key's latest like any run. A run that
+        finished meanwhile (a later retry succeeded) is left alone.
+        """
+        item = {**run, "pk": run["run_id"], "sk": RUN, "status": FAILED, "failure_reason": reason}
+        try:
+            self._db.put_item(TableName=self.table_name, Item=to_item(item),
+                              ConditionExpression="attribute_not_exists(pk)")
+            self._point_latest(item)
+            return "created failed"
+        except self._db.exceptions.ConditionalCheckFailedException:
+            pass
+        failed = self._update(run["run_id"], "SET #status = :failed, #failure_reason = :reason REMOVE #lease_until",
+                              "#status = :reading", failed=FAILED, reason=reason, reading=READING)
+        return "failed" if failed else "already finished"
 
     def supersede(self, run_id: str) -> None:
         self._update(run_id, "SET #status = :superseded", "#status = :reading",

@@ -310,7 +310,14 @@ def test_broken_json_structure_makes_the_file_unreadable_at_a_byte(data, expecte
 def test_empty_arrays_bom_and_what_follows_a_wrapped_array():
     assert rows(JsonArrayReader, b"\xef\xbb\xbf [ ] \n") == []
     assert [row.end_offset for row in rows(JsonArrayReader, b'\xef\xbb\xbf[{"id": 1}]')] == [13]
-    assert len(rows(JsonArrayReader, b'{"invoices": [{"id": 1}], "then": garbage')) == 1
+    assert len(rows(JsonArrayReader, b'{"invoices": [{"id": 1}], "then": {"a": [1]}, "z": 2} \n')) == 1
+    # Read to the end: what follows the array is checked too (a .gz cut short is only noticed there).
+    reader = iter(JsonArrayReader([b'{"invoices": [{"id": 1}], "then": garbage']))
+    assert next(reader).data == {"id": 1}
+    with pytest.raises(UnreadableFile):
+        next(reader)
+    with pytest.raises(UnreadableFile):
+        list(JsonArrayReader([b'{"invoices": [], "x": 1} trailing']))
 
 
 def test_the_json_scanner_agrees_with_the_json_module_on_random_arrays_cut_anywhere():

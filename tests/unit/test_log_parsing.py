@@ -10,6 +10,7 @@ def test_spec_sample_format_gives_time_level_component_and_message():
     assert parsed.level == "ERROR" and parsed.component == "EmailService"
     assert parsed.message == "Failed to send email: SMTP connection refused"
     assert parsed.status_code is None
+    assert parsed.details is None  # the spec's records keep the attributes they were stored with before
 
 
 def test_spec_format_finds_a_status_code_in_the_message_when_there_is_one():
