@@ -5,14 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: run test fuzz load bench bench-invoices policies package deploy clean
+.PHONY: run test fuzz load bench bench-invoices policies package deploy clean postgres-binaries
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)  ## the whole system on this machine: emulator, API, event delivery
+run: $(STAMP) $(if $(filter postgres,$(PRODUCT_STORE)),postgres-binaries)  ## the whole system on this machine: emulator, API, event delivery
 	$(BIN)/python -m local_runtime
 
 bench: $(STAMP)  ## log pipeline benchmark against the emulator (minutes): metered cost, checks, ceilings; figures in build/bench
@@ -21,8 +21,13 @@ bench: $(STAMP)  ## log pipeline benchmark against the emulator (minutes): meter
 bench-invoices: $(STAMP)  ## invoice pipeline benchmark against the emulator (minutes)
 	$(BIN)/python -m benchmarks.invoice_pipeline $(BENCH_ARGS)
 
-test: $(STAMP)  ## every test
+test: $(STAMP) postgres-binaries  ## every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The product store's tests run a real PostgreSQL server: Debian's packages, installed when missing.
+postgres-binaries:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing PostgreSQL (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 fuzz: $(STAMP)  ## the property-based fuzz tests with a long budget (CI runs them with a short one)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
@@ -36,8 +41,13 @@ policies: $(STAMP)  ## regenerate .chalice/policy-*.json from infra/resources.py
 package: $(STAMP)  ## CloudFormation (SAM) template + zip in build/package
 	$(BIN)/python -m infra package --stage $(STAGE) --out build/package
 
-deploy: $(STAMP)  ## chalice deploy, then switch on partial batch responses
+deploy: $(STAMP)  ## package, then deploy the CloudFormation stack async-catalog-$(STAGE) (names suffixed -<account>-<region>)
 	$(BIN)/python -m infra deploy --stage $(STAGE)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
+
+# --- Product store (issue 12): `make run PRODUCT_STORE=postgres` also starts a local PostgreSQL
+# (build/local/postgres) and points the app at it; empty means the stage's setting (DynamoDB when unset).
+PRODUCT_STORE ?=
+export PRODUCT_STORE

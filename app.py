@@ -9,6 +9,7 @@ from chalicelib.invoices.service import invoice_ingester, invoice_reader, invoic
 from chalicelib.logbatch.service import log_batch_problem_lines, log_batch_status, log_splitter, log_worker
 from chalicelib.orders.service import order_sweeper, order_worker, orders
 from chalicelib.s3events import ignoring_test_events, uploaded_object
+from chalicelib.uploadfailures import record_upload_failure as record_failed_upload
 
 app = Chalice(app_name="async-catalog")
 
@@ -73,6 +74,13 @@ def get_log_batch():
 @json_errors
 def list_log_batch_lines():
     return json_response(log_batch_problem_lines(app.current_request.query_params or {}))
+
+
+# --- Uploads their reader gave up on (the S3 handlers' on-failure destination) ---------
+
+@app.on_sqs_message(queue=settings.upload_failures_queue(), batch_size=10)
+def record_upload_failure(event):
+    return report_batch_failures(event, record_failed_upload)
 
 
 # --- Invoices (notas fiscais) ------------------------------------------------

@@ -28,3 +28,17 @@ class PayloadTooLarge(ClientError):
 class Conflict(ClientError):
     status_code = 409
     code = "Conflict"
+
+
+class Unavailable(Exception):
+    """A store the request needs is down or too slow: a 503 the client may retry, not the client's fault.
+
+    Not a ClientError (the client did nothing wrong), but answered the same JSON way.
+    """
+    status_code = 503
+    code = "ServiceUnavailable"
+
+    def __init__(self, message: str, errors: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []

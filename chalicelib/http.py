@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from chalice import Response
 
-from chalicelib.errors import ClientError, InvalidRequest, PayloadTooLarge
+from chalicelib.errors import ClientError, InvalidRequest, PayloadTooLarge, Unavailable
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -54,7 +54,7 @@ def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | N
     )
 
 
-def error_response(error: ClientError) -> Response:
+def error_response(error: ClientError | Unavailable) -> Response:
     body: dict[str, Any] = {"Code": error.code, "Message": error.message}
     if error.errors:
         body["errors"] = error.errors
@@ -62,13 +62,13 @@ def error_response(error: ClientError) -> Response:
 
 
 def json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Answer a ClientError raised anywhere below a route with its 4xx JSON form."""
+    """Answer a ClientError raised anywhere below a route with its 4xx JSON form (Unavailable: 503)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         try:
             return view(*args, **kwargs)
-        except ClientError as error:
+        except (ClientError, Unavailable) as error:
             return error_response(error)
 
     return wrapper

@@ -4,6 +4,10 @@ Chalice's autogen policy sees only app.py and grants "Resource": "*"; these
 files grant each function the actions it needs on the resources it uses,
 named per stage. Run `python -m infra policies` after changing resources or
 grants; a test fails when the files on disk are stale.
+
+The same documents go into the packaged CloudFormation template (`cfn=True`),
+with `Fn::Sub` ARNs naming the stack's partition, region and account, and the
+buckets' `${NameSuffix}`: there the bucket names are only known at deploy time.
 """
 import json
 from pathlib import Path
@@ -11,64 +15,95 @@ from pathlib import Path
 from infra.resources import GRANTS, RESOURCES, Bucket, Queue, Table, Topic
 from infra.stage import CHALICE_DIR, Stage
 
-ACTIONS = {
-    (Queue, "send"): ["sqs:GetQueueUrl", "sqs:SendMessage"],
-    (Queue, "consume"): ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                         "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
-    (Table, "read"): ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
-    (Table, "write"): ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem",
-                       "dynamodb:UpdateItem"],
-    # ListBucket lets a missing key answer NoSuchKey instead of AccessDenied.
-    (Bucket, "read"): ["s3:GetObject", "s3:ListBucket"],
-    (Bucket, "write"): ["s3:PutObject"],
-    (Topic, "publish"): ["sns:Publish"],
+SERVICE = {Queue: "sqs", Table: "dynamodb", Bucket: "s3", Topic: "sns"}
+# What Lambda's SQS event source mapping does with the consumer's role (AWSLambdaSQSQueueExecutionRole).
+CONSUME = ("DeleteMessage", "GetQueueAttributes", "ReceiveMessage")
+# Actions GRANTS may name per resource type: a typo fails loudly rather than granting nothing.
+VALID = {
+    Queue: {"GetQueueUrl", "SendMessage", *CONSUME},
+    Table: {"BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "Query",
+            "Scan", "UpdateItem"},
+    Bucket: {"GetObject", "ListBucket", "PutObject"},
+    Topic: {"Publish"},
 }
+# Bucket actions on the bucket itself rather than on its objects.
+BUCKET_LEVEL = {"ListBucket"}
 
 
-def resource_arns(resource, name: str) -> list[str]:
+def resource_arns(resource, name: str, cfn: bool = False) -> list:
+    """The ARNs of a resource; with cfn, Fn::Sub expressions for the stack's account, region and bucket suffix."""
+    if cfn:
+        where = "${AWS::Partition}", "${AWS::Region}:${AWS::AccountId}"
+        name = f"{name}${{NameSuffix}}" if isinstance(resource, Bucket) else name
+    else:
+        where = "aws", "*:*"
+    partition, scope = where
     if isinstance(resource, Queue):
-        return [f"arn:aws:sqs:*:*:{name}"]
-    if isinstance(resource, Table):
-        return [f"arn:aws:dynamodb:*:*:table/{name}", f"arn:aws:dynamodb:*:*:table/{name}/index/*"]
-    if isinstance(resource, Bucket):
-        return [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]
-    if isinstance(resource, Topic):
-        return [f"arn:aws:sns:*:*:{name}"]
-    raise TypeError(resource)
+        arns = [f"arn:{partition}:sqs:{scope}:{name}"]
+    elif isinstance(resource, Table):
+        table = f"arn:{partition}:dynamodb:{scope}:table/{name}"
+        arns = [table, f"{table}/index/*"]
+    elif isinstance(resource, Bucket):
+        arns = [f"arn:{partition}:s3:::{name}", f"arn:{partition}:s3:::{name}/*"]
+    elif isinstance(resource, Topic):
+        arns = [f"arn:{partition}:sns:{scope}:{name}"]
+    else:
+        raise TypeError(resource)
+    return [{"Fn::Sub": arn} for arn in arns] if cfn else arns
 
 
 def function_grants(stage: Stage, app) -> dict[str, dict[str, set[str]]]:
-    """Function -> logical id -> access levels, from GRANTS plus what event sources imply."""
+    """Function -> logical id -> IAM actions (without the service prefix), from GRANTS plus what event sources imply."""
     grants: dict[str, dict[str, set[str]]] = {"api_handler": {}}
     for source in app.event_sources:
         grants.setdefault(source.name, {})
     for function, by_resource in GRANTS.items():
-        for logical_id, levels in by_resource.items():
-            grants.setdefault(function, {}).setdefault(logical_id, set()).update(levels)
+        for logical_id, actions in by_resource.items():
+            invalid = set(actions) - VALID[type(RESOURCES[logical_id])]
+            if invalid:
+                raise ValueError(f"GRANTS[{function!r}][{logical_id!r}] names unknown actions {sorted(invalid)}")
+            grants.setdefault(function, {}).setdefault(logical_id, set()).update(actions)
     for logical_id, functions in stage.sqs_consumers(app).items():
         for function in functions:
-            grants[function].setdefault(logical_id, set()).add("consume")
+            grants[function].setdefault(logical_id, set()).update(CONSUME)
     return grants
 
 
-def policy_document(stage: Stage, function: str, access: dict[str, set[str]]) -> dict:
-    log_group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{stage.lambda_function_name(function)}"
+def policy_document(stage: Stage, function: str, access: dict[str, set[str]], cfn: bool = False) -> dict:
+    if cfn:
+        log_group = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                                f"/aws/lambda/{stage.lambda_function_name(function)}"}
+        log_resources = [log_group, {"Fn::Sub": log_group["Fn::Sub"] + ":*"}]
+    else:
+        log_group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{stage.lambda_function_name(function)}"
+        log_resources = [log_group, f"{log_group}:*"]
     statements = [{
         "Sid": "WriteOwnLogs",
         "Effect": "Allow",
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": [log_group, f"{log_group}:*"],
+        "Resource": log_resources,
     }]
     for logical_id in sorted(access):
         resource = RESOURCES[logical_id]
-        actions = sorted({a for level in access[logical_id] for a in ACTIONS[(type(resource), level)]})
-        statements.append({
-            "Sid": logical_id,
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": resource_arns(resource, stage.resource_name(logical_id)),
-        })
+        service = SERVICE[type(resource)]
+        arns = resource_arns(resource, stage.resource_name(logical_id), cfn)
+        if isinstance(resource, Bucket):  # object actions on objects, bucket actions on the bucket: no more
+            groups = [(sorted(access[logical_id] - BUCKET_LEVEL), arns[1:], ""),
+                      (sorted(access[logical_id] & BUCKET_LEVEL), arns[:1], "Bucket")]
+        elif isinstance(resource, Table) and not (resource.indexes and access[logical_id] & {"Query", "Scan"}):
+            groups = [(sorted(access[logical_id]), arns[:1], "")]  # no index to read: the table alone
+        else:
+            groups = [(sorted(access[logical_id]), arns, "")]
+        for actions, resources, suffix in groups:
+            if actions:
+                statements.append({
+                    "Sid": f"{logical_id}{suffix}",
+                    "Effect": "Allow",
+                    "Action": [f"{service}:{a}" for a in actions],
+                    "Resource": resources,
+                })
     return {"Version": "2012-10-17", "Statement": statements}
+
 
 
 def policy_filename(stage: Stage, function: str) -> str:
@@ -102,6 +137,9 @@ def problems(stage: Stage, app, directory: Path = CHALICE_DIR) -> list[str]:
         if configured != policy_filename(stage, function):
             found.append(f"stage {stage.name}: lambda_functions.{function}.iam_policy_file "
                          f"should be {policy_filename(stage, function)!r}, not {configured!r}")
+    defined = {"api_handler", *(source.name for source in app.event_sources)}
+    for function in sorted(set(GRANTS) - defined):
+        found.append(f"infra/resources.py grants {function}, which app.py does not define")
     if stage.config.get("autogen_policy", True) is not False:
         found.append("autogen_policy must be false in .chalice/config.json")
     return found

@@ -1,6 +1,9 @@
-"""Create the stage's resources through the AWS API (the local emulator, or an account for a quick try).
+"""Create the stage's resources through the AWS API, for `make run` and the tests (the local emulator).
 
-Idempotent: what exists is left as it is, so it can run at every start.
+Idempotent: what exists is left as it is, so it can run at every start. Names
+are the stage's own (no account suffix) and only what behaves locally is set:
+the AWS-only safety settings (retention policies, encryption, alarms) are in
+the packaged template (infra/cloudformation.py), which `make deploy` uses.
 """
 import json
 
@@ -43,12 +46,15 @@ def provision(stage: Stage, app, session: boto3.session.Session | None = None) -
         if isinstance(resource, Queue):
             dlq_url = sqs.create_queue(
                 QueueName=dlq_name(name),
-                Attributes={"MessageRetentionPeriod": str(resource.dlq_retention_seconds)},
+                Attributes={"MessageRetentionPeriod": str(resource.dlq_retention_seconds),
+                            "MaximumMessageSize": str(resource.max_message_bytes)},
             )["QueueUrl"]
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             url = sqs.create_queue(QueueName=name)["QueueUrl"]
             sqs.set_queue_attributes(QueueUrl=url, Attributes={
                 "VisibilityTimeout": str(stage.visibility_timeout(app, logical_id)),
+                "MessageRetentionPeriod": str(resource.retention_seconds),
+                "MaximumMessageSize": str(resource.max_message_bytes),
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
                                              "maxReceiveCount": str(resource.max_receive_count)}),
             })

@@ -3,7 +3,7 @@ import importlib
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,21 @@ from infra.resources import RESOURCES, Queue
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CHALICE_DIR = PROJECT_DIR / ".chalice"
 DEFAULT_TIMEOUT = 60  # Chalice's default lambda_timeout
+
+
+@dataclass(frozen=True)
+class InfraSettings:
+    """What the AWS template does beyond names, per stage: the `infra` object of a stage in .chalice/config.json.
+
+    Kept beside the stage's names so one file says everything about a stage; Chalice ignores the key.
+    """
+    api_key_required_for_writes: bool = False  # POST /products and POST /orders need an x-api-key
+    api_throttle_rate_limit: float = 50.0  # requests per second, the API stage's steady rate
+    api_throttle_burst_limit: int = 100
+    reports_expire_after_days: int = 365  # 0: never
+    inputs_expire_after_days: int = 90  # uploads (current and older versions); 0: never
+    oldest_message_alarm_seconds: int = 900  # a work queue's oldest message older than this alarms
+    api_5xx_rate_alarm: float = 0.05  # share of API requests answered 5xx over 5 minutes
 
 
 @dataclass
@@ -34,6 +49,14 @@ class Stage:
     def environment(self) -> dict[str, str]:
         stage = self.config["stages"][self.name]
         return {**self.config.get("environment_variables", {}), **stage.get("environment_variables", {})}
+
+    @property
+    def settings(self) -> InfraSettings:
+        given = self.config["stages"][self.name].get("infra", {})
+        unknown = set(given) - {f.name for f in fields(InfraSettings)}
+        if unknown:
+            raise SystemExit(f"stage {self.name}: unknown infra settings {sorted(unknown)} in .chalice/config.json")
+        return InfraSettings(**given)
 
     def resource_name(self, logical_id: str) -> str:
         return self.environment[RESOURCES[logical_id].env]

@@ -21,6 +21,7 @@ from infra.provision import provision
 from infra.resources import RESOURCES, Topic
 from infra.stage import PROJECT_DIR, Stage
 from local_runtime import processes
+from local_runtime import postgres as local_postgres  # PRODUCT_STORE=postgres (issue 12)
 from local_runtime.runner import EventRunner
 
 HOST = "127.0.0.1"
@@ -93,7 +94,12 @@ def main(argv=None) -> int:
     schedule_seconds = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "0")) or None
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    for port, what in ((emulator_port, "EMULATOR_PORT"), (api_port, "API_PORT")):
+    # --- PRODUCT_STORE=postgres (issue 12): the local server's port is the one the app is pointed at ---
+    product_store = os.environ.get("PRODUCT_STORE") or None  # given here, it wins over the stage's setting
+    postgres_port = int(os.environ.get("PRODUCT_DB_PORT") or "5433")
+    ports = [(postgres_port, "PRODUCT_DB_PORT")] if product_store == "postgres" else []
+    # --- end PRODUCT_STORE=postgres ---
+    for port, what in ((emulator_port, "EMULATOR_PORT"), (api_port, "API_PORT"), *ports):
         if processes.port_is_open(HOST, port):
             print(f"port {port} is in use; set {what} to a free port", file=sys.stderr)
             return 2
@@ -116,6 +122,7 @@ def main(argv=None) -> int:
 
     children = []
     runner = None
+    database = None  # PRODUCT_STORE=postgres (issue 12)
     try:
         say(f"starting the AWS emulator on {emulator} (log: build/local/emulator.log)")
         moto = processes.start([sys.executable, "-m", "local_runtime.emulator", "-H", HOST, "-p", str(emulator_port)],
@@ -127,6 +134,10 @@ def main(argv=None) -> int:
         session = boto3.session.Session()
         created = provision(stage, app, session)
         say(f"provisioned {len(created)} resources: " + ", ".join(stage.resource_name(i) for i in created))
+
+        # --- PRODUCT_STORE=postgres (issue 12): before the API process and the runner copy os.environ ---
+        database = local_postgres.start_if_selected(log_dir, postgres_port, say, store=product_store)
+        # --- end PRODUCT_STORE=postgres ---
 
         say(f"starting chalice local on {api} (log: build/local/api.log)")
         api_process = processes.start([sys.executable, "-m", "local_runtime.api_server", "local", "--host", HOST,
@@ -161,6 +172,8 @@ def main(argv=None) -> int:
         say("stopping")
         if runner:
             runner.stop()
+        if database:  # PRODUCT_STORE=postgres (issue 12): fast shutdown, which ends the API's open sessions
+            database.stop()
         for child in reversed(children):
             processes.stop(child)
         say("stopped")

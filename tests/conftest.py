@@ -73,3 +73,19 @@ def client(app, aws_resources):
     from chalice.test import Client
     with Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)) as test_client:
         yield test_client
+
+
+# --- PostgreSQL product store (issue 12): one server per session, an empty products table per test ---
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    from tests.postgres import session_server
+    yield from session_server()
+
+
+@pytest.fixture
+def postgres_products(postgres_server, monkeypatch):
+    """PRODUCT_STORE=postgres for this test (the app's Database, connected to the session's server)."""
+    from tests.postgres import use_postgres
+    yield from use_postgres(postgres_server, monkeypatch)
+# --- end PostgreSQL product store ---

@@ -4,6 +4,8 @@ A small evaluator, enough for the Allow-only, action-and-resource policies
 infra/iam.py writes: an action is allowed when some statement names it (glob)
 and one of that statement's resources matches the call's ARN (glob).
 """
+import contextlib
+import functools
 from fnmatch import fnmatchcase
 from urllib.parse import urlparse
 
@@ -49,6 +51,24 @@ def allowed(policy: dict, action: str, arn: str) -> bool:
     return False
 
 
+# Every (function, IAM action, ARN) any recorder saw in this process: the replay tests run the flows, and
+# tests/integration/test_orders_iam.py then checks every granted action was needed by one of them.
+EXERCISED: set[tuple[str, str, str]] = set()
+REPLAYS: dict[str, object] = {}  # name -> replay test function, in definition order
+REPLAYED: set[str] = set()  # the replays that passed in this process
+
+
+def replay(test):
+    """Mark a test as a replay of real flows: the action coverage check runs it when it has not run yet."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        result = test(*args, **kwargs)
+        REPLAYED.add(test.__name__)
+        return result
+    REPLAYS[test.__name__] = run
+    return run
+
+
 class CallRecorder:
     """Records every API call made through chalicelib.aws clients, with the function that made it."""
 
@@ -61,6 +81,7 @@ class CallRecorder:
 
     def attribute(self, app) -> "CallRecorder":
         """Tag calls with the event handler they come from; anything else is the REST API's function."""
+        self._restore = (app, dict(app.handler_map))
         for name, handler in list(app.handler_map.items()):
             def tagged(event, context, _handler=handler, _name=name):
                 self._current.name = _name
@@ -70,6 +91,20 @@ class CallRecorder:
                     self._current.name = None
             app.handler_map[name] = tagged
         return self
+
+    def restore(self) -> None:
+        """Undo `attribute`: the app's handlers as they were."""
+        app, handlers = self._restore
+        app.handler_map.update(handlers)
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Calls a test makes to set the scene, which no function of the app would make there."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
 
     def denied_by_function(self, policy_for) -> list[str]:
         return [f"{function}: {line}" for function, calls in self.by_function.items()
@@ -82,10 +117,13 @@ class CallRecorder:
         return self
 
     def _record(self, params, model, **_):
+        if getattr(self, "_paused", False):
+            return
         call = (model.service_model.endpoint_prefix, model.name, dict(params))
         self.calls.append(call)
         function = getattr(self._current, "name", None) or "api_handler"
         self.by_function.setdefault(function, []).append(call)
+        EXERCISED.update((function, action, arn) for action, arn in call_targets(*call))
 
     def denied(self, policy: dict) -> list[str]:
         return _denied(self.calls, policy)

@@ -6,7 +6,7 @@ from chalicelib import settings
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.catalog.model import NewProduct, ProductMessage, new_product_id, render_report
-from chalicelib.catalog.repository import ProductRepository
+from chalicelib.catalog.stores import ProductStore, product_repository
 from chalicelib.clock import utc_now
 from chalicelib.errors import NotFound
 from chalicelib.logs import logger
@@ -19,7 +19,7 @@ def report_key(product_id: str) -> str:
 
 
 class CatalogService:
-    def __init__(self, products: ProductRepository, queue: MessageQueue, reports: ReportStore,
+    def __init__(self, products: ProductStore, queue: MessageQueue, reports: ReportStore,
                  clock: Callable[[], str] = utc_now):
         self.products = products
         self.queue = queue
@@ -68,7 +68,7 @@ class CatalogService:
 @lru_cache(maxsize=None)
 def catalog() -> CatalogService:
     return CatalogService(
-        products=ProductRepository(settings.product_table()),
+        products=product_repository(),  # DynamoDB or PostgreSQL, as the stage's PRODUCT_STORE says
         queue=MessageQueue(settings.product_queue()),
         reports=ReportStore(settings.reports_bucket()),
     )

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from chalicelib import settings
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.batch import Received
-from chalicelib.catalog.repository import ProductRepository
+from chalicelib.catalog.stores import ProductStore, product_repository
 from chalicelib.clock import iso_from_epoch, utc_now
 from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.logs import logger
@@ -117,7 +117,7 @@ class OrderWorker:
     # More steps than a message can legitimately need, even racing another delivery.
     MAX_STEPS = 8
 
-    def __init__(self, orders: OrderRepository, products: ProductRepository, notifier: OrderNotifier,
+    def __init__(self, orders: OrderRepository, products: ProductStore, notifier: OrderNotifier,
                  max_receive_count: int, clock: Callable[[], str] = utc_now):
         self.orders = orders
         self.products = products
@@ -283,7 +283,7 @@ def orders() -> OrderService:
 
 @lru_cache(maxsize=None)
 def order_worker() -> OrderWorker:
-    return OrderWorker(_orders_table(), ProductRepository(settings.product_table()),
+    return OrderWorker(_orders_table(), product_repository(),
                        OrderNotifier(settings.order_notifications_topic()), settings.orders_max_receive_count())
 
 

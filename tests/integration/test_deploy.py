@@ -1,36 +1,37 @@
-"""After `chalice deploy`, every SQS event source mapping gets ReportBatchItemFailures."""
-import io
-import json
-import zipfile
+"""`make deploy` deploys the packaged template with bucket names suffixed by the caller's account and region."""
+from pathlib import Path
 
 import boto3
 from moto import mock_aws
 
-from infra.deploy import enable_batch_item_failures
-
-
-def _zip():
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return None\n")
-    return buffer.getvalue()
+from infra import deploy
 
 
 @mock_aws
-def test_enable_batch_item_failures_updates_each_recorded_sqs_mapping(stage, tmp_path):
-    iam = boto3.client("iam")
-    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam, sqs = boto3.client("lambda"), boto3.client("sqs")
-    function = lam.create_function(FunctionName="async-catalog-dev-process_product_queue", Runtime="python3.11",
-                                   Role=role, Handler="app.handler", Code={"ZipFile": _zip()})["FunctionArn"]
-    url = sqs.create_queue(QueueName="product-queue")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=function, BatchSize=10)["UUID"]
-    (tmp_path / "deployed").mkdir()
-    (tmp_path / "deployed" / "dev.json").write_text(json.dumps({"resources": [
-        {"name": "api_handler", "resource_type": "lambda_function"},
-        {"name": "process_product_queue-sqs-event-source", "resource_type": "sqs_event", "event_uuid": mapping},
-    ]}))
+def test_the_suffix_is_the_callers_account_and_region():
+    sts = boto3.client("sts", region_name="eu-west-1")
+    assert deploy.name_suffix(sts) == "-123456789012-eu-west-1"
 
-    assert enable_batch_item_failures(stage, lam, tmp_path) == [mapping]
-    assert lam.get_event_source_mapping(UUID=mapping)["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+def test_the_stack_gets_the_suffix_and_the_alarm_email_as_parameters(stage, tmp_path):
+    package, deploy_command = deploy.commands(stage, tmp_path / "sam.json", "artifacts-x", "-123456789012-us-east-1",
+                                              "ops@example.com")
+    assert package[1:3] == ["cloudformation", "package"] and package[package.index("--s3-bucket") + 1] == "artifacts-x"
+    assert Path(deploy_command[deploy_command.index("--template-file") + 1]) == tmp_path / "packaged.json"
+    assert deploy_command[deploy_command.index("--stack-name") + 1] == "async-catalog-dev"
+    overrides = deploy_command[deploy_command.index("--parameter-overrides") + 1:]
+    assert overrides == ["NameSuffix=-123456789012-us-east-1", "AlarmEmail=ops@example.com"]
+    # SAM's transform needs CAPABILITY_AUTO_EXPAND, the per-function roles CAPABILITY_IAM.
+    assert {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"} <= set(deploy_command)
+
+
+@mock_aws
+def test_the_artifact_bucket_is_created_once_private_and_encrypted():
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    for _ in range(2):  # the second deploy finds it
+        assert deploy.ensure_artifact_bucket(s3, "async-catalog-artifacts-1-eu-west-1", "eu-west-1")
+    block = s3.get_public_access_block(Bucket="async-catalog-artifacts-1-eu-west-1")["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    rules = s3.get_bucket_encryption(Bucket="async-catalog-artifacts-1-eu-west-1")["ServerSideEncryptionConfiguration"]
+    assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["async-catalog-artifacts-1-eu-west-1"]

@@ -2,10 +2,12 @@
 import json
 import uuid
 
+import boto3
+
 from infra import iam
 from infra.stage import CHALICE_DIR, Stage
-from tests.events import sqs_event, sqs_record
-from tests.iam_check import CallRecorder, allowed
+from tests.events import s3_event, sqs_event, sqs_record
+from tests.iam_check import CallRecorder, allowed, replay
 
 
 def policy(stage, function):
@@ -25,6 +27,7 @@ def test_no_policy_grants_a_wildcard_resource_or_action():
             assert all(not a.endswith(":*") for a in statement["Action"]), path
 
 
+@replay
 def test_api_handler_policy_suffices_for_every_route(client, stage):
     recorder = CallRecorder().attach()
     accepted = json.loads(client.http.post("/products", headers={"Content-Type": "application/json"},
@@ -35,12 +38,17 @@ def test_api_handler_policy_suffices_for_every_route(client, stage):
     assert recorder.denied(policy(stage, "api_handler")) == []
 
 
-def test_product_worker_policy_suffices_for_new_and_duplicate_messages(client, stage):
-    recorder = CallRecorder().attach()
+@replay
+def test_product_worker_policy_suffices_for_new_and_duplicate_messages(app, client, stage):
+    recorder = CallRecorder().attach().attribute(app)
     body = {"id": str(uuid.uuid4()), "created_at": "2026-01-01T00:00:00Z", "name": "x", "price": "1"}
-    for _ in range(2):  # the duplicate path reads the stored item back
-        client.lambda_.invoke("process_product_queue", sqs_event(sqs_record(body, "product-queue")))
-    assert {op for _, op, _ in recorder.calls} >= {"PutItem", "GetItem", "PutObject"}
+    try:
+        for _ in range(2):  # the duplicate path reads the stored item back
+            client.lambda_.invoke("process_product_queue", sqs_event(sqs_record(body, "product-queue")))
+    finally:
+        recorder.restore()  # undo the tagging wrappers
+    assert {op for _, op, _ in recorder.by_function["process_product_queue"]} >= {"PutItem", "GetItem", "PutObject"}
+    assert set(recorder.by_function) == {"process_product_queue"}
     assert recorder.denied(policy(stage, "process_product_queue")) == []
 
 
@@ -54,6 +62,7 @@ def test_policies_deny_what_a_function_does_not_need(stage):
     assert not allowed(worker, "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:product-queue")
 
 
+@replay
 def test_log_batch_policies_suffice_for_the_whole_flow(app, client, stage, monkeypatch):
     import boto3
 
@@ -68,13 +77,23 @@ def test_log_batch_policies_suffice_for_the_whole_flow(app, client, stage, monke
         boto3.client("s3").put_object(Bucket="input-logs", Key="iam/app.log",
                                       Body=b"2026-01-01 00:00:00 INFO [A] one\n\n2026-01-01 00:00:01 WARN [B] two\n")
         runner.drain()
+        # S3 delivers an event again now and then: the splitter finds the run done; so does a continuation.
+        etag = boto3.client("s3").head_object(Bucket="input-logs", Key="iam/app.log")["ETag"].strip('"')
+        client.lambda_.invoke("split_log_upload", s3_event("input-logs", "iam/app.log", etag))
+        run_id = client.http.get("/log-batches?key=iam/app.log").json_body["run_id"]
+        client.lambda_.invoke("continue_log_split", sqs_event(sqs_record({"run_id": run_id, "token": "old"},
+                                                                         "log-split-queue")))
+        boto3.client("s3").put_object(Bucket="input-logs", Key="iam/empty.log", Body=b"")  # completes at once
+        runner.drain()
         client.http.get("/log-batches?key=iam/app.log")
+        assert client.http.get("/log-batches/lines?key=iam/app.log&level=WARN").status_code == 200
     finally:
-        stage.load_app()  # undo the tagging wrappers
+        recorder.restore()  # undo the tagging wrappers
     assert {"split_log_upload", "continue_log_split", "process_log_lines", "api_handler"} <= set(recorder.by_function)
     assert recorder.denied_by_function(lambda function: policy(stage, function)) == []
 
 
+@replay
 def test_invoice_policies_suffice_for_the_whole_flow(app, client, stage, monkeypatch):
     import boto3
 
@@ -88,14 +107,49 @@ def test_invoice_policies_suffice_for_the_whole_flow(app, client, stage, monkeyp
     try:
         boto3.client("s3").put_object(Bucket="notas-fiscais", Key="iam/notas.csv",
                                       Body=b"numero;cliente;valor;data_emissao\nNF-1;Ana;1,00;01/10/2025\n"
-                                           b"NF-2;;x;31/02/2025\n")
+                                           b"NF-2;;x;31/02/2025\nNF-5;Caio;3,00;03/10/2025\n")
         runner.drain()
+        # Without a budget: one invocation reads a whole file, rejected rows and report included.
+        monkeypatch.delenv("INVOICE_INGEST_TIME_BUDGET_SECONDS")
+        invoices.reset()
+        s3 = boto3.client("s3")
+        etag = s3.put_object(Bucket="notas-fiscais", Key="iam/whole.csv",
+                             Body=b"numero;cliente;valor;data_emissao\nNF-3;Bia;2,00;02/10/2025\nNF-4;;x;1\n")["ETag"]
+        runner.drain()
+        # S3 delivers an event again now and then: the reader finds the run done.
+        client.lambda_.invoke("ingest_invoice_upload", s3_event("notas-fiscais", "iam/whole.csv", etag.strip('"')))
         for path in ("/invoice-uploads?key=iam/notas.csv", "/invoices/NF-1", "/invoices?customer=Ana&from=2025-01-01",
-                     "/invoices?limit=5"):
+                     "/invoices?limit=5", "/invoice-uploads?key=iam/whole.csv"):
             assert client.http.get(path).status_code == 200, path
     finally:
-        stage.load_app()  # undo the tagging wrappers
+        recorder.restore()  # undo the tagging wrappers
     assert {"ingest_invoice_upload", "continue_invoice_ingest", "api_handler"} <= set(recorder.by_function)
+    assert recorder.denied_by_function(lambda function: policy(stage, function)) == []
+
+
+@replay
+def test_the_upload_failure_recorder_policy_suffices_for_both_readers(app, client, stage):
+    recorder = CallRecorder().attach().attribute(app)
+    s3 = boto3.client("s3")
+    records = []
+    try:
+        for bucket, key in (("input-logs", "iam/gone.log"), ("notas-fiscais", "iam/gone.csv")):
+            etag = s3.put_object(Bucket=bucket, Key=key, Body=b"x\n")["ETag"].strip('"')
+            records.append(sqs_record(json.dumps({
+                "version": "1.0", "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+                "requestPayload": {"Records": [{"eventTime": "2026-11-20T10:00:00.000Z", "s3": {
+                    "bucket": {"name": bucket}, "object": {"key": key, "eTag": etag, "sequencer": "0A1"}}}]},
+                "responsePayload": {"errorType": "RuntimeError", "errorMessage": "boom"}}), "upload-failures",
+                f"m{len(records)}"))
+        # Twice: a run never started is created failed, then found failed already.
+        for _ in range(2):
+            assert client.lambda_.invoke("record_upload_failure", sqs_event(*records)).payload == {
+                "batchItemFailures": []}
+    finally:
+        recorder.restore()  # undo the tagging wrappers
+    tables = {params["TableName"] for _, _, params in recorder.by_function["record_upload_failure"]
+              if "TableName" in params}
+    assert tables >= {"LogBatchesTable", "InvoiceUploadsTable"}
     assert recorder.denied_by_function(lambda function: policy(stage, function)) == []
 
 

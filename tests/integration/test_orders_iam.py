@@ -1,5 +1,11 @@
-"""The generated policies of api_handler, process_orders and sweep_orders allow every call the orders flow makes."""
+"""The generated policies of api_handler, process_orders and sweep_orders allow every call the orders flow makes.
+
+Last of the replay tests (by file name), this module also checks the other way round: every action a
+policy grants was made by some call in the replays, or is kept in infra/resources.py KEPT with its reason.
+"""
+import inspect
 import json
+from fnmatch import fnmatchcase
 from decimal import Decimal
 
 import boto3
@@ -10,7 +16,8 @@ from chalicelib.orders import service
 from infra import iam
 from infra.stage import CHALICE_DIR
 from tests.events import sqs_event, sqs_record
-from tests.iam_check import CallRecorder, allowed
+from tests import iam_check
+from tests.iam_check import CallRecorder, allowed, replay
 
 ARN = "arn:aws:{}:us-east-1:123456789012:{}"
 
@@ -23,13 +30,14 @@ def policy(stage, function):
 def recorder(app, stage, aws_resources):
     recorder = CallRecorder().attach().attribute(app)
     yield recorder
-    stage.load_app()  # undo the tagging wrappers
+    recorder.restore()  # undo the tagging wrappers
 
 
 def operations(recorder, function):
     return {operation for _, operation, _ in recorder.by_function.get(function, [])}
 
 
+@replay
 def test_every_orders_call_is_allowed_by_its_functions_policy(client, stage, recorder, monkeypatch):
     boto3.resource("dynamodb").Table("ProductTable").put_item(Item={"id": "p-1", "name": "x", "price": Decimal("2")})
     headers = {"Content-Type": "application/json"}
@@ -48,7 +56,9 @@ def test_every_orders_call_is_allowed_by_its_functions_policy(client, stage, rec
         patched.setattr(MessageQueue, "send_json", lambda self, payload: (_ for _ in ()).throw(ConnectionError()))
         stranded = service.orders().accept({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}]})
         stuck = service.orders().accept({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}]})
-    service.order_worker().orders.transition(stuck["orderId"], "RECEIVED", "PROCESSING", "2026-01-01T00:00:00.000Z")
+    with recorder.paused():  # the worker's transition, made here by the test
+        service.order_worker().orders.transition(stuck["orderId"], "RECEIVED", "PROCESSING",
+                                                 "2026-01-01T00:00:00.000Z")
     monkeypatch.setenv("ORDERS_REQUEUE_AFTER_SECONDS", "0")
     monkeypatch.setenv("ORDERS_STUCK_AFTER_SECONDS", "0")
     event = client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [], region="us-east-1")
@@ -76,3 +86,28 @@ def test_orders_policies_deny_what_a_function_does_not_need(stage):
                                                                  ARN.format("sqs", "orders-queue"))
     assert not allowed(api, "sns:Publish", topic)
     assert allowed(api, "dynamodb:PutItem", table)
+
+
+def test_every_granted_action_is_exercised_by_a_replay_or_kept_for_a_reason(request, stage, app):
+    from infra.resources import KEPT, RESOURCES
+    from tests.integration import test_iam_policies  # noqa: F401  (registers its replays)
+    for name, test in iam_check.REPLAYS.items():  # replays deselected or not yet run: run them here
+        if name in iam_check.REPLAYED:
+            continue
+        test(**{arg: request.getfixturevalue(arg) for arg in inspect.signature(test).parameters})
+
+    arns = {lid: iam.resource_arns(r, stage.resource_name(lid)) for lid, r in RESOURCES.items()}
+    exercised = {(function, lid, action.split(":", 1)[1])
+                 for function, action, arn in iam_check.EXERCISED
+                 for lid, patterns in arns.items() if any(fnmatchcase(arn, p) for p in patterns)}
+    granted = {(function, lid, action) for function, access in iam.function_grants(stage, app).items()
+               for lid, actions in access.items() for action in actions}
+
+    def kept(grant):
+        return any(all(k in ("*", g) for k, g in zip(key, grant)) for key in KEPT)
+
+    unexplained = sorted(g for g in granted - exercised if not kept(g))
+    assert unexplained == [], "\n".join(map(str, unexplained))
+    # A reason that matches no grant is stale: the grant it explained is gone.
+    assert [key for key in KEPT if not any(all(k in ("*", g) for k, g in zip(key, grant))
+                                           for grant in granted)] == []
