@@ -55,9 +55,10 @@ def banner(stage: Stage, api: str, emulator: str) -> str:
     if example_bucket:
         lines += [
             "",
-            "3) Upload a log file, then read its report:",
+            "3) Upload a log file, then read its progress, its errors and its report:",
             f"  aws --endpoint-url {emulator} s3 cp examples/app.log s3://{example_bucket}/demo/app.log",
             f"  curl -s '{api}/log-batches?key=demo/app.log'",
+            f"  curl -s '{api}/log-batches/lines?key=demo/app.log&level=ERROR'",
             f"  aws --endpoint-url {emulator} s3 cp s3://{env['PROCESSED_DATA_BUCKET_NAME']}/"
             "demo/relatorio_app.log.json -",
         ]

@@ -93,6 +93,10 @@ def test_the_printed_aws_cli_examples_work_as_printed(local_system):
     status_command = next(line.strip() for line in local_system.output if "/log-batches?key=" in line)
     status = json.loads(subprocess.run(shlex.split(status_command), capture_output=True, text=True).stdout)
     assert status["status"] == "completed" and status["report"]["content"] == content
+    errors_command = next(line.strip() for line in local_system.output if "/log-batches/lines?key=" in line)
+    errors = json.loads(subprocess.run(shlex.split(errors_command), capture_output=True, text=True).stdout)
+    assert len(errors["items"]) == content["by_level"]["ERROR"] + content["by_level"].get("FATAL", 0)
+    assert {item["level"] for item in errors["items"]} <= {"ERROR", "FATAL"} and errors["next"] is None
 
 
 def test_an_uploaded_invoice_file_is_listed_by_the_api(local_system):
