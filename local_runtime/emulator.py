@@ -21,7 +21,12 @@ Run as `python -m local_runtime.emulator -H 127.0.0.1 -p PORT` (moto.server's ow
    receive and scans the whole queue twice per deleted message. Here visible
    messages are produced lazily (a receive stops once it has its batch) and a
    delete stops at the message it deletes.
-5. Per request, moto's dispatcher lists its own package directory (under a
+5. Lost and doubled messages: moto deletes a message by replacing the
+   queue's list with a copy, outside the lock its sends append under, so a
+   send racing a delete was lost (a 100k-line benchmark never completed); and
+   two receives racing each other could both take one message. Deletes and
+   receives here hold the queue's own lock, as sends do.
+6. Per request, moto's dispatcher lists its own package directory (under a
    global lock) to route the call, and werkzeug logs a line: the listing is
    done once here, and request logging is off.
 """
@@ -134,16 +139,26 @@ class _VisibleMessages:
 
 def _delete_message(self, receipt_handle):
     from moto.sqs.exceptions import ReceiptHandleIsInvalid
-    if receipt_handle in self.deleted_messages:
-        return
-    messages = self._messages
-    for index, message in enumerate(messages):
-        if message.had_receipt_handle(receipt_handle):
-            self.pending_messages.discard(message)
-            self.deleted_messages.update(message.all_receipt_handles)
-            self._messages = messages[:index] + messages[index + 1:]
+    with self._messages_lock:
+        if receipt_handle in self.deleted_messages:
             return
+        messages = self._messages
+        for index, message in enumerate(messages):
+            if message.had_receipt_handle(receipt_handle):
+                self.pending_messages.discard(message)
+                self.deleted_messages.update(message.all_receipt_handles)
+                self._messages = messages[:index] + messages[index + 1:]
+                return
     raise ReceiptHandleIsInvalid()
+
+
+def _locked_receive(receive):
+    @wraps(receive)
+    def wrapper(self, queue_name, *args, **kwargs):
+        # A long poll waits on this same condition, which releases the lock while it waits.
+        with self.get_queue(queue_name)._messages_lock:
+            return receive(self, queue_name, *args, **kwargs)
+    return wrapper
 
 
 def _retained(self, queue_name, message):
@@ -162,6 +177,17 @@ def lock_dynamodb_writes() -> None:
     DynamoDBBackend._writes_locked = True
 
 
+def lock_sqs_queues() -> None:
+    """Fix 4 and 5: lazy receives, deletes that stop at their message, both under the queue's lock (idempotent)."""
+    import moto.sqs.models as sqs_models
+    if getattr(sqs_models.SQSBackend, "_queues_locked", False):
+        return
+    sqs_models.Queue.messages = property(_VisibleMessages)
+    sqs_models.Queue.delete_message = _delete_message
+    sqs_models.SQSBackend.receive_message = _locked_receive(sqs_models.SQSBackend.receive_message)
+    sqs_models.SQSBackend._queues_locked = True
+
+
 def patch_moto() -> None:
     import logging
 
@@ -177,8 +203,7 @@ def patch_moto() -> None:
                  "approximate_number_of_messages_delayed"):
         setattr(sqs_models.Queue, name, _cached_count(getattr(sqs_models.Queue, name).fget))
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _retained
-    sqs_models.Queue.messages = property(_VisibleMessages)
-    sqs_models.Queue.delete_message = _delete_message
+    lock_sqs_queues()
     original_millis = sqs_models.unix_time_millis
     sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else original_millis(dt)
 

@@ -59,8 +59,9 @@ def aws_resources(app):
     from moto import mock_aws
 
     from infra.provision import provision
-    from local_runtime.emulator import lock_dynamodb_writes
+    from local_runtime.emulator import lock_dynamodb_writes, lock_sqs_queues
     lock_dynamodb_writes()  # in-process moto too: a conditional write is atomic, as on DynamoDB
+    lock_sqs_queues()  # and a send racing a delete is kept, as on SQS
     with mock_aws():
         _reset_caches()
         created = provision(STAGE, app)

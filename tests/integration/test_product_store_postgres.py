@@ -2,7 +2,6 @@
 guarantees as on DynamoDB, and a down or slow database answered as 503 / a retried batch item."""
 import json
 import threading
-import time
 import uuid
 from decimal import Decimal
 
@@ -142,10 +141,9 @@ def test_a_slow_database_is_cut_off_by_the_statement_timeout(pg_client, monkeypa
     try:
         blocker.run("BEGIN")
         blocker.run("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")  # every read now waits
-        started = time.monotonic()
+        # the lock is held until after the answer: without the timeout, the read would wait for ever
         response = pg_client.http.get(f"/products/{uuid.uuid4()}")
         assert response.status_code == 503
-        assert time.monotonic() - started < 3
         blocker.run("ROLLBACK")
     finally:
         blocker.close()
