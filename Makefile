@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: run test fuzz load bench bench-invoices policies package deploy clean postgres-binaries
+.PHONY: run test fuzz load bench bench-invoices policies package deploy clean postgres-binaries chromium
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,19 @@ bench: $(STAMP)  ## log pipeline benchmark against the emulator (minutes): meter
 bench-invoices: $(STAMP)  ## invoice pipeline benchmark against the emulator (minutes)
 	$(BIN)/python -m benchmarks.invoice_pipeline $(BENCH_ARGS)
 
-test: $(STAMP) postgres-binaries  ## every test
+test: $(STAMP) postgres-binaries chromium  ## every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The product store's tests run a real PostgreSQL server: Debian's packages, installed when missing.
 postgres-binaries:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing PostgreSQL (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# The local console's browser test (tests/e2e/test_console.py) drives Debian's Chromium through Playwright,
+# which is told where it is: Playwright's own browser download is never used.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Chromium (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 fuzz: $(STAMP)  ## the property-based fuzz tests with a long budget (CI runs them with a short one)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)

@@ -4,14 +4,20 @@ from chalice import Chalice, Rate
 from chalicelib import settings
 from chalicelib.batch import process_batch, report_batch_failures, report_each_failure
 from chalicelib.catalog.service import catalog
-from chalicelib.http import json_errors, json_response, location_of, parse_json_object
+from chalicelib.catalog.stores import product_store_name
+from chalicelib.http import correlate_request, json_errors, json_response, location_of, parse_json_object
 from chalicelib.invoices.service import invoice_ingester, invoice_reader, invoice_upload_status
 from chalicelib.logbatch.service import log_batch_problem_lines, log_batch_status, log_splitter, log_worker
+from chalicelib.metrics import per_invocation
 from chalicelib.orders.service import order_sweeper, order_worker, orders
 from chalicelib.s3events import ignoring_test_events, uploaded_object
 from chalicelib.uploadfailures import record_upload_failure as record_failed_upload
 
 app = Chalice(app_name="async-catalog")
+# Every handler: a cold start counted, its metrics flushed as EMF at the end (chalicelib/metrics.py).
+app.register_middleware(per_invocation, "all")
+# Every route: handled under its correlation id, echoed in X-Correlation-Id (chalicelib/correlation.py).
+app.register_middleware(correlate_request, "http")
 
 
 # --- Catalog -----------------------------------------------------------------
@@ -40,7 +46,7 @@ def get_product(product_id):
 
 @app.on_sqs_message(queue=settings.product_queue(), batch_size=10)
 def process_product_queue(event):
-    return report_batch_failures(event, catalog().store)
+    return report_batch_failures(event, catalog().store, flow="Products")
 
 
 # --- Log batches -------------------------------------------------------------
@@ -54,13 +60,14 @@ def split_log_upload(event):
 
 @app.on_sqs_message(queue=settings.log_split_queue(), batch_size=1)
 def continue_log_split(event):
-    return report_batch_failures(event, lambda body: log_splitter().on_continuation(body, event.context))
+    return report_batch_failures(event, lambda body: log_splitter().on_continuation(body, event.context),
+                                 flow="LogSplit")
 
 
 # 100 messages a batch (SQS allows over 10 with a batching window): a batch pays one counting write per chunk.
 @app.on_sqs_message(queue=settings.log_queue(), batch_size=100, maximum_batching_window_in_seconds=1)
 def process_log_lines(event):
-    return process_batch(event, log_worker().process)
+    return process_batch(event, log_worker().process, flow="LogMessages")
 
 
 @app.route("/log-batches", methods=["GET"])
@@ -80,7 +87,7 @@ def list_log_batch_lines():
 
 @app.on_sqs_message(queue=settings.upload_failures_queue(), batch_size=10)
 def record_upload_failure(event):
-    return report_batch_failures(event, record_failed_upload)
+    return report_batch_failures(event, record_failed_upload, flow="UploadFailures")
 
 
 # --- Invoices (notas fiscais) ------------------------------------------------
@@ -93,7 +100,8 @@ def ingest_invoice_upload(event):
 
 @app.on_sqs_message(queue=settings.invoice_ingest_queue(), batch_size=1)
 def continue_invoice_ingest(event):
-    return report_batch_failures(event, lambda body: invoice_ingester().on_continuation(body, event.context))
+    return report_batch_failures(event, lambda body: invoice_ingester().on_continuation(body, event.context),
+                                 flow="InvoiceIngest")
 
 
 @app.route("/invoice-uploads", methods=["GET"])
@@ -141,9 +149,19 @@ def get_order(order_id):
 
 @app.on_sqs_message(queue=settings.orders_queue(), batch_size=10)
 def process_orders(event):
-    return report_each_failure(event, order_worker().process)
+    return report_each_failure(event, order_worker().process, flow="Orders")
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_orders(event):
     return order_sweeper().sweep()
+
+
+# --- Product database schema (PRODUCT_STORE=postgres stages only) ----------------
+# Run by a CloudFormation custom resource on deploy, inside the database's VPC (infra/product_db.py).
+if product_store_name() == "postgres":
+    from chalicelib.db.deploy_migration import on_deploy
+
+    @app.lambda_function(name="migrate_product_db")
+    def migrate_product_db(event, context):
+        return on_deploy(event, context)

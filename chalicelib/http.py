@@ -1,4 +1,4 @@
-"""Turning HTTP requests into plain values and client errors into JSON answers."""
+"""Turning HTTP requests into plain values and client errors into JSON answers; every request's correlation id."""
 import json
 from decimal import Decimal
 from functools import wraps
@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from chalice import Response
 
+from chalicelib import correlation
 from chalicelib.errors import ClientError, InvalidRequest, PayloadTooLarge, Unavailable
 
 MAX_BODY_BYTES = 64 * 1024
@@ -72,3 +73,14 @@ def json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             return error_response(error)
 
     return wrapper
+
+
+def correlate_request(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice middleware for every route: the request is handled under its correlation id, which
+    comes back in the X-Correlation-Id header of every answer (4xx and 5xx ones too)."""
+    correlation_id = correlation.for_request(getattr(request, "headers", None), getattr(request, "context", None),
+                                             getattr(request, "lambda_context", None))
+    with correlation.bind(correlation_id):
+        response = get_response(request)
+    response.headers[correlation.HEADER] = correlation_id
+    return response

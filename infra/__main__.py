@@ -1,10 +1,18 @@
 """Project tooling: `python -m infra <command> [--stage dev]`."""
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from infra.stage import Stage
+
+
+def load_app(stage: Stage):
+    # The stage's product store, not one left in the shell by `make run PRODUCT_STORE=postgres`: app.py
+    # defines the migration function only on a postgres stage, and the policies and template follow the app.
+    os.environ["PRODUCT_STORE"] = stage.product_store
+    return stage.load_app()
 
 
 def main(argv=None) -> int:
@@ -20,7 +28,7 @@ def main(argv=None) -> int:
         failures = []
         for name in names:
             stage = Stage.load(name)
-            app = stage.load_app()
+            app = load_app(stage)
             if args.command == "policies":
                 for filename in iam.write(stage, app):
                     print(f"wrote .chalice/{filename}")
@@ -31,7 +39,7 @@ def main(argv=None) -> int:
         return 1 if failures else 0
 
     stage = Stage.load((args.stage or ["dev"])[0])
-    app = stage.load_app()
+    app = load_app(stage)
     if args.command == "package":
         from infra.cloudformation import package
         print(f"wrote {package(stage, app, Path(args.out))}")

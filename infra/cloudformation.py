@@ -8,8 +8,10 @@ which is how tests prove it on moto, whose CloudFormation has no SAM
 transform), then edits the generated SAM template where the functions and the
 API are needed: SQS event sources (ReportBatchItemFailures, queues by GetAtt),
 S3 notifications, function names, suffixed bucket names and policies,
-on-failure destinations, worker alarms, the dashboard, and the API key for
-writes.
+on-failure destinations, worker alarms, the dashboard, the API key for
+writes, X-Ray on the API when the stage traces (Chalice's `xray` sets the
+functions' tracing itself, not the API's), and on a postgres stage the
+database, its network and the functions placed in it (infra/product_db.py).
 
 Bucket names are global, so in the template they end in the `NameSuffix`
 parameter (`make deploy` passes `-<account>-<region>`). Functions see them
@@ -27,6 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from infra import product_db
 from infra.resources import RESOURCES, Bucket, Queue, Table, Topic
 from infra.stage import PROJECT_DIR, Stage, dlq_name
 from infra.chalice_package import METADATA_KEY
@@ -90,6 +93,8 @@ def resource_template(stage: Stage, app) -> dict:
     outputs: dict = {}
     prefix = f"{stage.app_name}-{stage.name}"
     for logical_id, resource in RESOURCES.items():
+        if not stage.uses(logical_id):
+            continue
         name = template_name(stage, logical_id)
         if isinstance(resource, Queue):
             queue_properties = {"SqsManagedSseEnabled": True, "MaximumMessageSize": resource.max_message_bytes}
@@ -153,6 +158,9 @@ def resource_template(stage: Stage, app) -> dict:
         "AWS/ApiGateway", "5XXError", {"ApiName": api_name(stage), "Stage": api_stage_name(stage)}, "Average",
         settings.api_5xx_rate_alarm)
     outputs["AlarmTopicArn"] = {"Value": {"Ref": ALARM_TOPIC}}
+    database, database_outputs = product_db.resources(stage, app)
+    resources.update(database)
+    outputs.update(database_outputs)
     return {"Parameters": parameters(),
             "Conditions": {"HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}},
             "Resources": resources, "Outputs": outputs}
@@ -368,6 +376,23 @@ def protect_writes(template: dict, stage: Stage) -> list[str]:
     return protected
 
 
+def trace(template: dict, stage: Stage) -> bool:
+    """X-Ray on the API stage when the stage traces; returns whether it does.
+
+    Chalice's `xray` makes its functions' `Tracing: Active` itself, but in a SAM template not the API's
+    (only `chalice deploy` turns that on). The generated policies grant the tracing actions to exactly the
+    functions with `xray` on: a function traced without them would fail to send its segments."""
+    for logical_id, function in functions(template).items():
+        tracing = template["Resources"][logical_id]["Properties"].get("Tracing")
+        if (tracing == "Active") != stage.xray(function):
+            raise SystemExit(f"{function}: Chalice packaged Tracing {tracing!r}, but its xray setting is "
+                             f"{stage.xray(function)}: infra/stage.py reads the setting differently")
+    traced = stage.xray("api_handler")  # Chalice's RestAPI takes the xray of the API's function
+    if traced:
+        template["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] = True
+    return traced
+
+
 def finish(template: dict, stage: Stage, app) -> dict:
     """Every edit `chalice package`'s output needs; the template is changed in place and returned."""
     enable_batch_item_failures(template, stage, app)
@@ -377,6 +402,8 @@ def finish(template: dict, stage: Stage, app) -> dict:
     add_worker_alarms(template, stage)
     add_dashboard(template, stage)
     protect_writes(template, stage)
+    trace(template, stage)
+    product_db.place_functions(template, stage, app, functions(template))
     return template
 
 
@@ -385,9 +412,12 @@ def package(stage: Stage, app, out_dir: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         merge = Path(tmp) / "resources.json"
         merge.write_text(json.dumps(resource_template(stage, app), indent=2))
-        env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-        subprocess.run([sys.executable, "-m", "infra.chalice_package", "package", "--stage", stage.name,
-                        "--merge-template", str(merge), str(out_dir)], cwd=PROJECT_DIR, env=env, check=True)
+        # The stage's store, not the shell's: app.py defines the migration function only on a postgres stage.
+        env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+               "PRODUCT_STORE": stage.product_store}
+        subprocess.run([sys.executable, "-m", "infra.chalice_package", "--project-dir", str(stage.project_dir),
+                        "package", "--stage", stage.name, "--merge-template", str(merge), str(out_dir)],
+                       cwd=PROJECT_DIR, env=env, check=True)
     sam = out_dir / "sam.json"
     template = finish(json.loads(sam.read_text()), stage, app)
     sam.write_text(json.dumps(template, indent=2))

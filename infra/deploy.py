@@ -12,6 +12,10 @@ unique (S3 bucket names are global) and predictable.
    `<app>-artifacts-<account>-<region>`, created (private, encrypted) if missing.
 3. `aws cloudformation deploy` the stack `<app>-<stage>` with NameSuffix and
    AlarmEmail (from the ALARM_EMAIL variable; empty: no subscription).
+
+A postgres stage's stack also holds its VPC, RDS instance and RDS Proxy
+(infra/product_db.py): its first deploy takes tens of minutes, and each deploy
+that adds a schema step runs the migration before the functions that need it.
 """
 import os
 import subprocess

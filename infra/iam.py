@@ -8,12 +8,20 @@ grants; a test fails when the files on disk are stale.
 The same documents go into the packaged CloudFormation template (`cfn=True`),
 with `Fn::Sub` ARNs naming the stack's partition, region and account, and the
 buckets' `${NameSuffix}`: there the bucket names are only known at deploy time.
+
+Beyond infra/resources.py's resources, two stage settings add grants, each only
+where it applies: a function that uses the product database on a postgres stage
+may read that database's secret and manage its VPC network interfaces (the
+template then names the secret, subnets and security group; the file, which
+cannot know them, names their kind), and a function traced by X-Ray (Chalice's
+`xray`) may send segments.
 """
 import json
 from pathlib import Path
 
-from infra.resources import GRANTS, RESOURCES, Bucket, Queue, Table, Topic
-from infra.stage import CHALICE_DIR, Stage
+from infra import product_db
+from infra.resources import GRANTS, RESOURCES, Bucket, Queue, Table, Topic, product_database_functions
+from infra.stage import Stage
 
 SERVICE = {Queue: "sqs", Table: "dynamodb", Bucket: "s3", Topic: "sns"}
 # What Lambda's SQS event source mapping does with the consumer's role (AWSLambdaSQSQueueExecutionRole).
@@ -28,6 +36,14 @@ VALID = {
 }
 # Bucket actions on the bucket itself rather than on its objects.
 BUCKET_LEVEL = {"ListBucket"}
+# What Lambda does with the role of a function in a VPC (the actions of AWSLambdaVPCAccessExecutionRole).
+ENI_ACTIONS = ("ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+               "ec2:UnassignPrivateIpAddresses")
+ENI_DESCRIBE = ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
+XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+# Actions IAM authorises only on "*" (they have no resource-level permissions): the one exception to
+# "every grant names its resources", checked by tests/integration/test_iam_policies.py.
+STAR_ONLY = frozenset(ENI_DESCRIBE + XRAY_ACTIONS)
 
 
 def resource_arns(resource, name: str, cfn: bool = False) -> list:
@@ -57,11 +73,16 @@ def function_grants(stage: Stage, app) -> dict[str, dict[str, set[str]]]:
     grants: dict[str, dict[str, set[str]]] = {"api_handler": {}}
     for source in app.event_sources:
         grants.setdefault(source.name, {})
+    for function in app.pure_lambda_functions:  # @app.lambda_function: invoked, not triggered
+        grants.setdefault(function.name, {})
     for function, by_resource in GRANTS.items():
         for logical_id, actions in by_resource.items():
             invalid = set(actions) - VALID[type(RESOURCES[logical_id])]
             if invalid:
                 raise ValueError(f"GRANTS[{function!r}][{logical_id!r}] names unknown actions {sorted(invalid)}")
+            if not stage.uses(logical_id):  # ProductTable on a postgres stage: not in its template at all
+                grants.setdefault(function, {})
+                continue
             grants.setdefault(function, {}).setdefault(logical_id, set()).update(actions)
     for logical_id, functions in stage.sqs_consumers(app).items():
         for function in functions:
@@ -102,8 +123,40 @@ def policy_document(stage: Stage, function: str, access: dict[str, set[str]], cf
                     "Action": [f"{service}:{a}" for a in actions],
                     "Resource": resources,
                 })
+    if stage.has_product_database and function in product_database_functions():
+        statements += product_database_statements(stage, cfn)
+    if stage.xray(function):
+        # Lambda's active tracing sends the function's segments with its role.
+        statements.append({"Sid": "XRayTracing", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": ["*"]})
     return {"Version": "2012-10-17", "Statement": statements}
 
+
+def product_database_statements(stage: Stage, cfn: bool = False) -> list[dict]:
+    """A function in the product database's VPC: its network interfaces, and the database's secret."""
+    if cfn:
+        def ec2(kind: str, name: str = "*"):
+            return {"Fn::Sub": f"arn:${{AWS::Partition}}:ec2:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/{name}"}
+        subnets = [ec2("subnet", product_db.sub_name(subnet)) for subnet in product_db.subnets(stage.settings)]
+        group = ec2("security-group", f"${{{product_db.CLIENT_SG}.GroupId}}")
+        secret = product_db.secret_arn()
+    else:  # the file cannot know ids the stack creates: their kind, in any region and account
+        def ec2(kind: str, name: str = "*"):
+            return f"arn:aws:ec2:*:*:{kind}/{name}"
+        subnets = list(dict.fromkeys(ec2("subnet", s if isinstance(s, str) else "*")
+                                     for s in product_db.subnets(stage.settings)))
+        group = ec2("security-group")
+        secret = product_db.SECRET_ARN_PATTERN
+    interfaces = ec2("network-interface")
+    return [
+        # Creating an interface names the subnet and security group too; the rest act on the interface alone.
+        {"Sid": "VpcNetworkInterfaces", "Effect": "Allow", "Action": ["ec2:CreateNetworkInterface"],
+         "Resource": [interfaces, *subnets, group]},
+        {"Sid": "VpcNetworkInterfaceUse", "Effect": "Allow",
+         "Action": [a for a in ENI_ACTIONS if a != "ec2:CreateNetworkInterface"], "Resource": [interfaces]},
+        {"Sid": "VpcDescribe", "Effect": "Allow", "Action": list(ENI_DESCRIBE), "Resource": ["*"]},
+        {"Sid": "ProductDbSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+         "Resource": [secret]},
+    ]
 
 
 def policy_filename(stage: Stage, function: str) -> str:
@@ -118,15 +171,17 @@ def generate(stage: Stage, app) -> dict[str, str]:
     }
 
 
-def write(stage: Stage, app, directory: Path = CHALICE_DIR) -> list[str]:
+def write(stage: Stage, app, directory: Path | None = None) -> list[str]:
+    directory = directory or stage.chalice_dir
     files = generate(stage, app)
     for filename, content in files.items():
         (directory / filename).write_text(content)
     return sorted(files)
 
 
-def problems(stage: Stage, app, directory: Path = CHALICE_DIR) -> list[str]:
+def problems(stage: Stage, app, directory: Path | None = None) -> list[str]:
     """Why the policy files on disk, or config.json's references to them, do not match the definition."""
+    directory = directory or stage.chalice_dir
     found = []
     for filename, content in generate(stage, app).items():
         path = directory / filename
@@ -137,7 +192,8 @@ def problems(stage: Stage, app, directory: Path = CHALICE_DIR) -> list[str]:
         if configured != policy_filename(stage, function):
             found.append(f"stage {stage.name}: lambda_functions.{function}.iam_policy_file "
                          f"should be {policy_filename(stage, function)!r}, not {configured!r}")
-    defined = {"api_handler", *(source.name for source in app.event_sources)}
+    defined = {"api_handler", *(source.name for source in app.event_sources),
+               *(function.name for function in app.pure_lambda_functions)}
     for function in sorted(set(GRANTS) - defined):
         found.append(f"infra/resources.py grants {function}, which app.py does not define")
     if stage.config.get("autogen_policy", True) is not False:

@@ -44,6 +44,22 @@ class Topic:
     env: str
 
 
+@dataclass(frozen=True)
+class Database:
+    """A PostgreSQL database on RDS, reached through RDS Proxy from the stage's VPC.
+
+    Not in RESOURCES: it exists only on a stage whose PRODUCT_STORE is `store`
+    (infra/product_db.py builds it, its network and its migration), and nothing
+    provisions it locally (`make run PRODUCT_STORE=postgres` starts a server).
+    """
+    store: str  # the PRODUCT_STORE value that creates it
+    name: str  # the database (PRODUCT_DB_NAME)
+    master_username: str  # RDS keeps the password in a secret it creates and rotates
+    replaces: str  # the logical id of the table it stands in for: its users are the functions granted on that
+    migrate_function: str  # the Lambda that applies chalicelib/db/migrate.py when a deploy changes the schema
+    port: int = 5432
+
+
 Resource = Queue | Table | Bucket | Topic
 
 # Logical id (also the CloudFormation logical id) -> resource.
@@ -73,6 +89,12 @@ RESOURCES: dict[str, Resource] = {
     # The on-failure destination of the S3-invoked readers: Lambda sends the events it gave up on here.
     "UploadFailuresQueue": Queue(env="UPLOAD_FAILURES_QUEUE_NAME"),
 }
+
+# The products' PostgreSQL store (PRODUCT_STORE=postgres): it replaces ProductTable on such a stage.
+PRODUCT_DATABASE = Database(store="postgres", name="catalog", master_username="catalog",
+                            replaces="ProductTable", migrate_function="migrate_product_db")
+# Resources that exist only on stages with this product store: the other store's stage has no use for them.
+STORE_ONLY: dict[str, str] = {"ProductTable": "dynamodb"}
 
 # The IAM actions each Lambda function uses on each resource (service prefix implied by the resource's
 # type), beyond what its event sources imply: an SQS handler may consume its queue, added by infra/iam.py.
@@ -171,3 +193,11 @@ KEPT: dict[tuple[str, str, str], str] = {
     ("continue_log_split", "ProcessedDataBucket", "PutObject"):
         "a duplicate continuation of a run whose lines are all counted writes its report (try_complete)",
 }
+
+
+def product_database_functions() -> tuple[str, ...]:
+    """The functions that use the product database, in order: those granted on the table it replaces (the
+    IAM replay tests keep that set exact: a missing grant is a denied call, a needless one an unexercised
+    grant), and its migration."""
+    users = [function for function, by_resource in GRANTS.items() if PRODUCT_DATABASE.replaces in by_resource]
+    return (*users, PRODUCT_DATABASE.migrate_function)

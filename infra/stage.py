@@ -7,11 +7,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from infra.resources import RESOURCES, Queue
+from infra.resources import PRODUCT_DATABASE, RESOURCES, STORE_ONLY, Queue
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CHALICE_DIR = PROJECT_DIR / ".chalice"
 DEFAULT_TIMEOUT = 60  # Chalice's default lambda_timeout
+PRODUCT_STORES = ("dynamodb", "postgres")  # chalicelib/catalog/stores.py's STORES, without importing the app
+# Chalice's own VPC keys take literal ids only; the VPC of a postgres stage is the template's (see InfraSettings).
+CHALICE_VPC_KEYS = ("subnet_ids", "security_group_ids")
 
 
 @dataclass(frozen=True)
@@ -27,19 +30,42 @@ class InfraSettings:
     inputs_expire_after_days: int = 90  # uploads (current and older versions); 0: never
     oldest_message_alarm_seconds: int = 900  # a work queue's oldest message older than this alarms
     api_5xx_rate_alarm: float = 0.05  # share of API requests answered 5xx over 5 minutes
+    # --- PRODUCT_STORE=postgres only (infra/product_db.py); ignored by a DynamoDB stage ---
+    product_db_instance_class: str = "db.t4g.micro"
+    product_db_storage_gb: int = 20  # allocated at creation; RDS grows it up to product_db_max_storage_gb
+    product_db_max_storage_gb: int = 100
+    product_db_engine_version: str = "15"  # the major version the tests run (Debian's PostgreSQL 15)
+    product_db_multi_az: bool = False
+    product_db_backup_retention_days: int = 7
+    product_db_deletion_protection: bool = True  # turn off (and deploy) before deleting the stack
+    # An existing network instead of the VPC the template creates: its id, two or more private subnets in
+    # different AZs, and the route tables of those subnets (the S3 and DynamoDB gateway endpoints are added
+    # to them). Empty: the template creates a VPC with two private subnets and no internet route.
+    vpc_id: str = ""
+    private_subnet_ids: tuple[str, ...] = ()
+    private_route_table_ids: tuple[str, ...] = ()
+    # The endpoints the in-VPC functions need (S3, DynamoDB, SQS, SNS, Secrets Manager, as they use them).
+    # False only for an existing VPC that already has them, or a NAT gateway instead.
+    vpc_endpoints: bool = True
 
 
 @dataclass
 class Stage:
     name: str
     config: dict[str, Any]
+    # The Chalice project the stage belongs to: this one, or a copy with a test-only config.
+    project_dir: Path = PROJECT_DIR
 
     @classmethod
-    def load(cls, name: str = "dev") -> "Stage":
-        config = json.loads((CHALICE_DIR / "config.json").read_text())
+    def load(cls, name: str = "dev", project_dir: Path = PROJECT_DIR) -> "Stage":
+        config = json.loads((Path(project_dir) / ".chalice" / "config.json").read_text())
         if name not in config.get("stages", {}):
             raise SystemExit(f"stage {name!r} is not in .chalice/config.json")
-        return cls(name, config)
+        return cls(name, config, Path(project_dir))
+
+    @property
+    def chalice_dir(self) -> Path:
+        return self.project_dir / ".chalice"
 
     @property
     def app_name(self) -> str:
@@ -52,19 +78,64 @@ class Stage:
 
     @property
     def settings(self) -> InfraSettings:
-        given = self.config["stages"][self.name].get("infra", {})
+        given = dict(self.config["stages"][self.name].get("infra", {}))
         unknown = set(given) - {f.name for f in fields(InfraSettings)}
         if unknown:
             raise SystemExit(f"stage {self.name}: unknown infra settings {sorted(unknown)} in .chalice/config.json")
-        return InfraSettings(**given)
+        for key in ("private_subnet_ids", "private_route_table_ids"):
+            if key in given:
+                given[key] = tuple(given[key])
+        settings = InfraSettings(**given)
+        self._check_network(settings)
+        return settings
+
+    def _check_network(self, settings: InfraSettings) -> None:
+        where = f"stage {self.name} (.chalice/config.json)"
+        existing = (settings.vpc_id, settings.private_subnet_ids, settings.private_route_table_ids)
+        if any(existing) and not (settings.vpc_id and len(settings.private_subnet_ids) >= 2):
+            raise SystemExit(f"{where}: an existing network needs infra.vpc_id and two or more "
+                             "infra.private_subnet_ids (RDS and RDS Proxy need subnets in two AZs)")
+        if settings.vpc_id and settings.vpc_endpoints and not settings.private_route_table_ids:
+            raise SystemExit(f"{where}: infra.private_route_table_ids is needed for the S3 and DynamoDB "
+                             "gateway endpoints (or infra.vpc_endpoints: false if the VPC has them)")
+        scopes = [("the stage", self.config["stages"][self.name]), ("the top level", self.config),
+                  *((f"lambda_functions.{f}", c) for f, c in
+                    self.config["stages"][self.name].get("lambda_functions", {}).items())]
+        for scope, values in scopes:
+            for key in CHALICE_VPC_KEYS:
+                if key in values:
+                    raise SystemExit(f"{where}: {key} in {scope}: the functions that use the product database "
+                                     "are placed in the VPC by the template (infra/product_db.py); set "
+                                     "infra.vpc_id and infra.private_subnet_ids for an existing network")
+
+    @property
+    def product_store(self) -> str:
+        store = self.environment.get("PRODUCT_STORE") or "dynamodb"
+        if store not in PRODUCT_STORES:
+            raise SystemExit(f"stage {self.name}: PRODUCT_STORE must be one of {', '.join(PRODUCT_STORES)}")
+        return store
+
+    @property
+    def has_product_database(self) -> bool:
+        return self.product_store == PRODUCT_DATABASE.store
+
+    def uses(self, logical_id: str) -> bool:
+        """Whether the stage has this resource of infra/resources.py (ProductTable only with DynamoDB products)."""
+        return STORE_ONLY.get(logical_id, self.product_store) == self.product_store
+
+    def xray(self, function: str) -> bool:
+        """Chalice's `xray` key (stage-wide or per function): active tracing, and the grants it needs."""
+        return bool(self.function_setting(function, "xray", False))
 
     def resource_name(self, logical_id: str) -> str:
         return self.environment[RESOURCES[logical_id].env]
 
     def function_setting(self, function: str, key: str, default: Any = None) -> Any:
+        """A setting as Chalice looks it up: the stage's function, the stage, the top level's function, the top."""
         stage = self.config["stages"][self.name]
-        for scope in (stage.get("lambda_functions", {}).get(function, {}), stage, self.config):
-            if key in scope:
+        for scope in (stage.get("lambda_functions", {}).get(function, {}), stage,
+                      self.config.get("lambda_functions", {}).get(function, {}), self.config):
+            if scope.get(key) is not None:
                 return scope[key]
         return default
 
@@ -76,8 +147,8 @@ class Stage:
     def load_app(self):
         """Import app.py with this stage's environment, as `chalice deploy` does."""
         os.environ.update(self.environment)
-        if str(PROJECT_DIR) not in sys.path:
-            sys.path.insert(0, str(PROJECT_DIR))
+        if str(self.project_dir) not in sys.path:
+            sys.path.insert(0, str(self.project_dir))
         if "app" in sys.modules:  # imported for another stage: its event sources hold that stage's names
             return importlib.reload(sys.modules["app"]).app
         return importlib.import_module("app").app

@@ -3,7 +3,10 @@
 1. moto in server mode, the AWS emulator, on 127.0.0.1:$EMULATOR_PORT;
 2. every queue (with DLQ), table, bucket and topic from infra/resources.py;
 3. `chalice local` on 127.0.0.1:$API_PORT, its boto3 clients pointed at the emulator by AWS_ENDPOINT_URL;
-4. the event runner, delivering SQS, S3 and SNS events to the app's handlers.
+4. the event runner, delivering SQS, S3 and SNS events to the app's handlers;
+5. the local console on 127.0.0.1:$CONSOLE_PORT (local_runtime/console.py): queues, DLQs, deliveries, runs.
+The terminal shows one line per delivery; the handlers' own logs go to build/local/handlers.log
+(LOCAL_LOG_FORMAT=json) or are rendered on the terminal (LOCAL_LOG_FORMAT=text), see local_runtime/output.py.
 Ctrl-C stops everything.
 """
 import argparse
@@ -12,8 +15,7 @@ import os
 import signal
 import sys
 import threading
-import time
-from datetime import datetime
+from pathlib import Path
 
 import boto3
 
@@ -22,23 +24,33 @@ from infra.resources import RESOURCES, Topic
 from infra.stage import PROJECT_DIR, Stage
 from local_runtime import processes
 from local_runtime import postgres as local_postgres  # PRODUCT_STORE=postgres (issue 12)
+from local_runtime.console import start_console
+from local_runtime.output import FORMATS, Terminal, route_handler_output
 from local_runtime.runner import EventRunner
 
 HOST = "127.0.0.1"
+DEFAULT_CONSOLE_PORT = 8001
+HANDLER_LOG = Path("build") / "local" / "handlers.log"
+TERMINAL = Terminal(sys.stdout)  # kept before sys.stdout is handed to the handlers' output
 
 
 def say(line: str) -> None:
-    print(f"{datetime.now():%H:%M:%S} {line}", flush=True)
+    TERMINAL.say(line)
 
 
-def banner(stage: Stage, api: str, emulator: str) -> str:
+def banner(stage: Stage, api: str, emulator: str, console: str | None = None, log_format: str = "json") -> str:
     env = stage.environment
     example_bucket = env.get("INPUT_LOGS_BUCKET_NAME")
+    handler_logs = (f"{HANDLER_LOG}   (LOCAL_LOG_FORMAT=text shows them here instead)" if log_format == "json"
+                    else "below, as text   (LOCAL_LOG_FORMAT=json writes them to " f"{HANDLER_LOG})")
     lines = [
         "",
         "AsyncCatalog is running locally.",
         f"  REST API          {api}",
+        *([f"  Console           {console}   (queues, DLQs, deliveries, log batches, orders; open it in a browser)"]
+          if console else []),
         f"  AWS emulator      {emulator}   (moto; any region, any credentials)",
+        f"  Handler logs      {handler_logs}",
         "",
         "In another shell (the AWS CLI is in .venv):",
         f"  source .venv/bin/activate; export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
@@ -81,7 +93,14 @@ def banner(stage: Stage, api: str, emulator: str) -> str:
             f"  curl -s {api}/orders/<orderId from the answer>",
             f"  (the COMPLETED notification to {env['ORDER_NOTIFICATIONS_TOPIC_NAME']} is logged below as \"sns\")",
         ]
-    lines += ["", "Every delivered event is logged below. Ctrl-C stops everything.", ""]
+    if console:
+        lines += [
+            "",
+            "6) Watch a message die and come back: in the console, poison process_product_queue messages matching",
+            "   a product's name, POST that product, watch it reach product-queue-dlq, stop the poison, press redrive.",
+            "   (Failed messages return after the queue's visibility timeout; LOCAL_RETRY_SECONDS=1 makes it seconds.)",
+        ]
+    lines += ["", "Every delivery is one line below, with its correlation id. Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 
 
@@ -93,6 +112,11 @@ def main(argv=None) -> int:
     api_port = int(os.environ.get("API_PORT", "8000"))
     concurrency = int(os.environ.get("LOCAL_CONCURRENCY", "4"))
     schedule_seconds = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "0")) or None
+    retry_seconds = int(os.environ["LOCAL_RETRY_SECONDS"]) if os.environ.get("LOCAL_RETRY_SECONDS") else None
+    log_format = os.environ.get("LOCAL_LOG_FORMAT", "json").lower()
+    if log_format not in FORMATS:
+        print(f"LOCAL_LOG_FORMAT must be one of {', '.join(FORMATS)}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     # --- PRODUCT_STORE=postgres (issue 12): the local server's port is the one the app is pointed at ---
@@ -100,6 +124,13 @@ def main(argv=None) -> int:
     postgres_port = int(os.environ.get("PRODUCT_DB_PORT") or "5433")
     ports = [(postgres_port, "PRODUCT_DB_PORT")] if product_store == "postgres" else []
     # --- end PRODUCT_STORE=postgres ---
+    # An explicit CONSOLE_PORT must be free, like the others; the default moves aside for a second `make run`
+    # (or a benchmark's stack) so that dev tooling never stops the system from starting.
+    console_port = int(os.environ.get("CONSOLE_PORT") or DEFAULT_CONSOLE_PORT)
+    if "CONSOLE_PORT" in os.environ:
+        ports.append((console_port, "CONSOLE_PORT"))
+    elif processes.port_is_open(HOST, console_port):
+        console_port = 0
     for port, what in ((emulator_port, "EMULATOR_PORT"), (api_port, "API_PORT"), *ports):
         if processes.port_is_open(HOST, port):
             print(f"port {port} is in use; set {what} to a free port", file=sys.stderr)
@@ -116,6 +147,8 @@ def main(argv=None) -> int:
     os.environ.pop("AWS_SESSION_TOKEN", None)
     log_dir = PROJECT_DIR / "build" / "local"
     log_dir.mkdir(parents=True, exist_ok=True)
+    # Before the app is imported: its logger takes sys.stdout as its stream when it is created.
+    handler_output = route_handler_output(log_format, PROJECT_DIR / HANDLER_LOG, TERMINAL)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -123,6 +156,7 @@ def main(argv=None) -> int:
 
     children = []
     runner = None
+    console = None
     database = None  # PRODUCT_STORE=postgres (issue 12)
     try:
         say(f"starting the AWS emulator on {emulator} (log: build/local/emulator.log)")
@@ -152,12 +186,15 @@ def main(argv=None) -> int:
             app, session, concurrency=concurrency, report=say, schedule_seconds=schedule_seconds,
             timeouts={f: stage.function_setting(f, "lambda_timeout", 60) for f in functions},
             memory={f: stage.function_setting(f, "lambda_memory_size", 128) for f in functions},
-            failure_queue=os.environ.get("UPLOAD_FAILURES_QUEUE_NAME"),
+            failure_queue=os.environ.get("UPLOAD_FAILURES_QUEUE_NAME"), retry_seconds=retry_seconds,
         ).setup(topics=[created[i] for i, r in RESOURCES.items() if isinstance(r, Topic)]).start()
-        say(f"event runner delivering to: {', '.join(functions) or 'nothing'} (concurrency {concurrency})")
+        say(f"event runner delivering to: {', '.join(functions) or 'nothing'} (concurrency {concurrency}"
+            + (f", failed SQS messages retried after {retry_seconds} s)" if retry_seconds is not None else ")"))
+        console = start_console(runner, session, stage.environment, HOST, console_port, api=api)
+        say(f"console on {console.url}")
 
         processes.wait_for_port(HOST, api_port, api_process)
-        print(banner(stage, api, emulator), flush=True)
+        TERMINAL.write_lines(banner(stage, api, emulator, console.url, log_format))
         say("ready")
         while not stop.wait(0.5):
             for child in children:
@@ -171,12 +208,16 @@ def main(argv=None) -> int:
         return 1
     finally:
         say("stopping")
+        if console:
+            console.stop()
         if runner:
             runner.stop()
         if database:  # PRODUCT_STORE=postgres (issue 12): fast shutdown, which ends the API's open sessions
             database.stop()
         for child in reversed(children):
             processes.stop(child)
+        sys.stdout = sys.__stdout__
+        handler_output.close()
         say("stopped")
 
 

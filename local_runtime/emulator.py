@@ -16,7 +16,8 @@ Run as `python -m local_runtime.emulator -H 127.0.0.1 -p PORT` (moto.server's ow
    (a scan of every message) whenever it reads the queue's attributes, which
    it does on every send and for every message it receives. Counts are
    cached for half a second here (SQS's own counts are approximate and lag),
-   and the clock is read with time.time() instead of moto's datetime math.
+   longer on a deep queue so that recounting stays under 5% of the time, and
+   the clock is read with time.time() instead of moto's datetime math.
 4. Deep queues: moto builds the list of every visible message on each
    receive and scans the whole queue twice per deleted message. Here visible
    messages are produced lazily (a receive stops once it has its batch) and a
@@ -108,16 +109,31 @@ def _transact_write_items(self, transact_items):
 
 
 COUNT_CACHE_SECONDS = 0.5
+COUNT_COST_SHARE = 0.05
 
 
 def _cached_count(count):
+    """A count at most COUNT_CACHE_SECONDS old, or older on a deep queue: a recount scans every message
+    (moto does it on every send), so it is redone no more often than keeps it under 5% of the time,
+    by one thread while the others read the previous value."""
     def getter(queue):
         cache = queue.__dict__.setdefault("_local_runtime_counts", {})
         now = time.monotonic()
         hit = cache.get(count.__name__)
-        if hit is None or now - hit[0] > COUNT_CACHE_SECONDS:
-            hit = cache[count.__name__] = (now, count(queue))
-        return hit[1]
+        if hit is not None and now - hit[0] <= max(COUNT_CACHE_SECONDS, hit[2] / COUNT_COST_SHARE):
+            return hit[1]
+        lock = queue.__dict__.setdefault("_local_runtime_count_lock", threading.Lock())
+        if hit is not None and not lock.acquire(blocking=False):
+            return hit[1]  # another thread is recounting
+        if hit is None:
+            lock.acquire()
+        try:
+            started = time.monotonic()
+            value = count(queue)
+            cache[count.__name__] = (started, value, time.monotonic() - started)
+            return value
+        finally:
+            lock.release()
     return property(getter)
 
 

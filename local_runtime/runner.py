@@ -15,26 +15,52 @@ the app's own registered event sources (`app.event_sources`) and, for each:
   `s3_attempts` times in all, then left in the internal dead-letter queue and
   reported, never dropped silently (Lambda's asynchronous retries).
 - SNS: every topic gets an internal subscribed queue; each message is logged
-  (so a local user sees notifications) and passed to `on_sns_message`
-  handlers of that topic.
+  (so a local user sees notifications), kept in a short list for the console
+  and passed to `on_sns_message` handlers of that topic.
 - Schedules (`@app.schedule`): the handler is called with a scheduled event
   at its rate (a cron expression: every minute), or every
   `schedule_seconds` when that is set (LOCAL_SCHEDULE_SECONDS under
   `make run`), so a sweep can be watched without waiting minutes.
+
+Every delivery is reported on one line with its correlation ids (the
+`correlation_id` message attribute, SNS attribute or S3 object metadata
+`correlation-id`; "-" when there is none) and kept in a bounded history that
+the local console (local_runtime/console.py) shows and filters. Two dev-only
+knobs exist that Lambda does not have: a fault switch (local_runtime/faults.py)
+that fails chosen SQS records before the handler sees them, and
+`retry_seconds`, which brings failed SQS records back after that many seconds
+instead of the queue's visibility timeout, so that a poison message reaches
+its DLQ in seconds rather than minutes.
 """
 import json
 import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any, Callable
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import unquote_plus
 
+from botocore.config import Config
 from chalice.app import Rate, S3EventConfig, ScheduledEventConfig, SNSEventConfig, SQSEventConfig
 from chalice.local import LambdaContext
 
+from local_runtime.faults import FaultSwitch
+
 log = logging.getLogger("local_runtime")
+# A handler's traceback belongs with the handlers' own logs (build/local/handlers.log or the text rendering),
+# not between the runner's one-line reports; local_runtime/output.py routes this logger there.
+handler_errors = logging.getLogger("local_runtime.handler_errors")
+# The handler this thread is running, if any: the text rendering of its log lines names it (local_runtime/output.py).
+invocation = threading.local()
 INTERNAL_PREFIX = "local-runtime"
+CORRELATION_ATTRIBUTE = "correlation_id"  # SQS and SNS message attribute
+CORRELATION_METADATA = "correlation-id"  # S3 object metadata (x-amz-meta-correlation-id)
+HISTORY_SIZE = 500
+NOTIFICATIONS_KEPT = 100
+SHOWN_IDS = 3  # correlation ids printed on a delivery's line; the console shows them all
 
 
 @dataclass
@@ -46,10 +72,73 @@ class Delivery:
     failed: int
     outcome: str
     ms: float
+    correlation_ids: tuple[str, ...] = ()
+    at: float = field(default_factory=time.time)
 
     def line(self) -> str:
         return (f"{self.kind:<4} {self.source} -> {self.handler}: {self.records} record(s), "
-                f"{self.records - self.failed} ok, {self.failed} failed, {self.outcome} ({self.ms:.0f} ms)")
+                f"{self.records - self.failed} ok, {self.failed} failed, {self.outcome} ({self.ms:.0f} ms) "
+                f"correlation_id={shown_ids(self.correlation_ids)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "correlation_ids": list(self.correlation_ids), "ok": self.records - self.failed}
+
+
+def shown_ids(ids: Iterable[str]) -> str:
+    ids = list(ids)
+    if not ids:
+        return "-"
+    more = f" (+{len(ids) - SHOWN_IDS} more)" if len(ids) > SHOWN_IDS else ""
+    return ",".join(ids[:SHOWN_IDS]) + more
+
+
+def unique(values: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
+def record_correlation_id(record: dict[str, Any]) -> str | None:
+    """The correlation id of a Lambda-shaped SQS record, if its sender set one."""
+    return (record.get("messageAttributes", {}).get(CORRELATION_ATTRIBUTE) or {}).get("stringValue")
+
+
+def notification_correlation_id(notification: dict[str, Any]) -> str | None:
+    """The correlation id of an SNS notification (as an SQS subscriber receives it, not raw)."""
+    return (notification.get("MessageAttributes", {}).get(CORRELATION_ATTRIBUTE) or {}).get("Value")
+
+
+def matches(correlation_ids: Iterable[str], wanted: str | None) -> bool:
+    """The console's filter: part of a correlation id is enough (a log run id starts with its upload key)."""
+    wanted = (wanted or "").strip()
+    return not wanted or any(wanted in cid for cid in correlation_ids)
+
+
+class History:
+    """The last deliveries and SNS notifications, newest last, for the console (bounded: `make run` runs for days)."""
+
+    def __init__(self, size: int = HISTORY_SIZE, notifications: int = NOTIFICATIONS_KEPT):
+        self._lock = threading.Lock()
+        self._deliveries: deque[Delivery] = deque(maxlen=size)
+        self._notifications: deque[dict[str, Any]] = deque(maxlen=notifications)
+
+    def add(self, delivery: Delivery) -> None:
+        with self._lock:
+            self._deliveries.append(delivery)
+
+    def add_notification(self, notification: dict[str, Any]) -> None:
+        with self._lock:
+            self._notifications.append(notification)
+
+    def deliveries(self, correlation_id: str | None = None, limit: int | None = None) -> list[Delivery]:
+        """Newest first, those whose correlation ids match `correlation_id` (all when it is empty)."""
+        with self._lock:
+            chosen = [d for d in reversed(self._deliveries) if matches(d.correlation_ids, correlation_id)]
+        return chosen[:limit] if limit else chosen
+
+    def notifications(self, correlation_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            chosen = [n for n in reversed(self._notifications)
+                      if matches([n["correlation_id"]] if n["correlation_id"] else [], correlation_id)]
+        return chosen[:limit] if limit else chosen
 
 
 def lambda_message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -112,11 +201,13 @@ class EventRunner:
     def __init__(self, app, session, *, timeouts: dict[str, int] | None = None, memory: dict[str, int] | None = None,
                  concurrency: int = 4, pollers_per_source: int | None = None, wait_seconds: int = 1,
                  s3_attempts: int = 3, s3_retry_delay: int = 2, schedule_seconds: float | None = None,
-                 report: Callable[[str], None] | None = None, failure_queue: str | None = None):
+                 report: Callable[[str], None] | None = None, failure_queue: str | None = None,
+                 retry_seconds: int | None = None, faults: FaultSwitch | None = None):
         self.app = app
         self.session = session
         self.region = session.region_name or "us-east-1"
         self.sqs = session.client("sqs")
+        self.s3 = session.client("s3")
         self.timeouts = timeouts or {}
         self.memory = memory or {}
         self.slots = threading.BoundedSemaphore(concurrency)
@@ -135,6 +226,10 @@ class EventRunner:
         self.loops: list[Callable[[], Any]] = []
         self.single_receive: set[str] = set()  # queues with a visibility timeout of 0
         self.schedules: list[ScheduledEventConfig] = []
+        self.history = History()
+        self.faults = faults or FaultSwitch()
+        # None: a failed SQS record comes back after its queue's visibility timeout, as on AWS.
+        self.retry_seconds = retry_seconds
 
     # --- setup -----------------------------------------------------------------
 
@@ -184,6 +279,11 @@ class EventRunner:
             sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
             handlers = sns_handlers.get(topic_name, []) + sns_handlers.get(topic_arn, [])
             self.loops.append(self._sns_loop(topic_name, url, handlers))
+        # Every poller long-polls on these clients at once. With botocore's default pool of 10 connections,
+        # the connections of all but 10 were discarded whenever the polls returned together (at every stop:
+        # urllib3's "Connection pool is full" warnings); one connection per thread keeps them all.
+        pool = Config(max_pool_connections=len(self.loops) + len(self.schedules) + 10)
+        self.sqs, self.s3 = self.session.client("sqs", config=pool), self.session.client("s3", config=pool)
         return self
 
     def _topic_arn(self, topic: str) -> str:
@@ -206,6 +306,16 @@ class EventRunner:
             Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations})
 
     # --- delivery --------------------------------------------------------------
+
+    @contextmanager
+    def _invoking(self, function: str) -> Iterator[None]:
+        """Hold one of the concurrency slots while `function` runs in this thread, and say which it is."""
+        with self.slots:
+            invocation.handler = function
+            try:
+                yield
+            finally:
+                invocation.handler = None
 
     def _context(self, function: str) -> LambdaContext:
         return LambdaContext(function, self.memory.get(function, 128),
@@ -240,20 +350,38 @@ class EventRunner:
         messages = self._receive(url, source.batch_size, self.wait_seconds if wait is None else wait)
         if not messages:
             return None
-        event = {"Records": [sqs_record(m, queue_arn, self.region) for m in messages]}
-        ids = [m["MessageId"] for m in messages]
+        records = [sqs_record(m, queue_arn, self.region) for m in messages]
+        # The fault switch fails its records as the handler would (batchItemFailures); the handler sees the rest.
+        poisoned = {r["messageId"] for r in records if self.faults.matches(source.name, r)}
+        handed = [r for r in records if r["messageId"] not in poisoned]
+        ids = [r["messageId"] for r in handed]
         started = time.perf_counter()
         try:
-            with self.slots:
-                result = self.app.handler_map[source.name](event, self._context(source.name))
-            failed = failed_message_ids(result, ids)
+            result = None
+            if handed:
+                with self._invoking(source.name):
+                    result = self.app.handler_map[source.name]({"Records": handed}, self._context(source.name))
+            failed = failed_message_ids(result, ids) | poisoned
             outcome = "partial failure" if failed else "ok"
         except Exception as error:  # the whole batch stays on the queue
-            log.exception("handler %s raised", source.name)
-            failed, outcome = set(ids), f"raised {type(error).__name__}: {error}"
+            handler_errors.exception("handler %s raised", source.name, extra={
+                "correlation_id": ",".join(unique(record_correlation_id(r) for r in handed)) or None})
+            failed, outcome = set(ids) | poisoned, f"raised {type(error).__name__}: {error}"
+        if poisoned:
+            outcome += f", {len(poisoned)} poisoned (fault switch)"
         self._delete(url, [m for m in messages if m["MessageId"] not in failed])
+        self._retry_soon(url, [m for m in messages if m["MessageId"] in failed])
         return self._done(Delivery("sqs", source.queue or source.queue_arn, source.name, len(messages),
-                                   len(failed), outcome, (time.perf_counter() - started) * 1000))
+                                   len(failed), outcome, (time.perf_counter() - started) * 1000,
+                                   unique(record_correlation_id(r) for r in records)))
+
+    def _retry_soon(self, url: str, messages: list[dict]) -> None:
+        if self.retry_seconds is None or not messages:
+            return
+        for start in range(0, len(messages), 10):
+            self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_seconds}
+                for i, m in enumerate(messages[start:start + 10])])
 
     def deliver_s3(self, source: S3EventConfig, url: str, wait: int | None = None) -> list[Delivery]:
         """Receive S3 notifications from the source's internal queue and call its handler once per record."""
@@ -301,35 +429,57 @@ class EventRunner:
         self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
         self.report(f"s3   sent the given-up event to {self.failure_queue} (the on-failure destination)")
 
+    def _object_correlation_id(self, bucket: str, key: str) -> str | None:
+        """The uploader's correlation id, from the object's metadata (an S3 event does not carry it)."""
+        try:
+            return self.s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get(CORRELATION_METADATA)
+        except Exception:  # gone already, or no access: the delivery is shown without one
+            return None
+
     def _invoke_s3(self, source: S3EventConfig, record: dict, attempt: int) -> Delivery:
-        key = record["s3"]["object"]["key"]
+        key = unquote_plus(record["s3"]["object"]["key"])
+        correlation_id = self._object_correlation_id(source.bucket, key)
         started = time.perf_counter()
         try:
-            with self.slots:
+            with self._invoking(source.name):
                 self.app.handler_map[source.name]({"Records": [record]}, self._context(source.name))
             failed, outcome = 0, "ok"
         except Exception as error:
-            log.exception("handler %s raised for s3://%s/%s", source.name, source.bucket, key)
+            handler_errors.exception("handler %s raised for s3://%s/%s", source.name, source.bucket, key,
+                                     extra={"correlation_id": correlation_id})
             failed, outcome = 1, f"raised {type(error).__name__}: {error} (attempt {attempt}/{self.s3_attempts})"
         return self._done(Delivery("s3", f"s3://{source.bucket}/{key}", source.name, 1, failed, outcome,
-                                   (time.perf_counter() - started) * 1000))
+                                   (time.perf_counter() - started) * 1000, unique([correlation_id])))
 
     def deliver_sns(self, topic: str, url: str, handlers: list[SNSEventConfig], wait: int | None = None) -> int:
         messages = self._receive(url, 10, self.wait_seconds if wait is None else wait)
         done = []
         for message in messages:
             notification = json.loads(message["Body"])
-            self.report(f"sns  {topic}: {notification.get('Subject') or ''} {notification.get('Message')}")
+            correlation_id = notification_correlation_id(notification)
+            attributes = {name: value.get("Value") for name, value in notification.get("MessageAttributes", {}).items()}
+            self.history.add_notification({
+                "at": time.time(), "topic": topic, "subject": notification.get("Subject"),
+                "message": notification.get("Message"), "message_id": notification.get("MessageId"),
+                "attributes": attributes, "correlation_id": correlation_id})
+            self.report(f"sns  {topic}: {notification.get('Subject') or ''} {notification.get('Message')} "
+                        f"correlation_id={correlation_id or '-'}")
             try:
                 for source in handlers:
                     event = {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
                                           "EventSubscriptionArn": f"{notification.get('TopicArn')}:{uuid.uuid4()}",
                                           "Sns": notification}]}
-                    with self.slots:
+                    started = time.perf_counter()
+                    with self._invoking(source.name):
                         self.app.handler_map[source.name](event, self._context(source.name))
+                    self._done(Delivery("sns", topic, source.name, 1, 0, "ok", (time.perf_counter() - started) * 1000,
+                                        unique([correlation_id])))
                 done.append(message)
-            except Exception:
-                log.exception("SNS handler for %s raised; the message will be redelivered", topic)
+            except Exception as error:
+                handler_errors.exception("SNS handler for %s raised; the message will be redelivered", topic,
+                                         extra={"correlation_id": correlation_id})
+                self._done(Delivery("sns", topic, ",".join(h.name for h in handlers), 1, 1,
+                                    f"raised {type(error).__name__}: {error}", 0, unique([correlation_id])))
         self._delete(url, done)
         return len(messages)
 
@@ -337,11 +487,11 @@ class EventRunner:
         """Call a scheduled handler once, as EventBridge would at its time."""
         started = time.perf_counter()
         try:
-            with self.slots:
+            with self._invoking(source.name):
                 result = self.app.handler_map[source.name](scheduled_event(self.region), self._context(source.name))
             failed, outcome = 0, f"ok {json.dumps(result, default=str)}" if result else "ok"
         except Exception as error:  # EventBridge retries; the next tick runs anyway
-            log.exception("scheduled handler %s raised", source.name)
+            handler_errors.exception("scheduled handler %s raised", source.name)
             failed, outcome = 1, f"raised {type(error).__name__}: {error}"
         return self._done(Delivery("cron", str(schedule_interval(source, self.schedule_seconds)) + " s",
                                    source.name, 1, failed, outcome, (time.perf_counter() - started) * 1000))
@@ -352,6 +502,7 @@ class EventRunner:
             self.deliver_schedule(source)
 
     def _done(self, delivery: Delivery) -> Delivery:
+        self.history.add(delivery)
         self.report(delivery.line())
         return delivery
 

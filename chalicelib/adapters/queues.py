@@ -1,11 +1,16 @@
-"""SQS behind an intention-revealing interface."""
+"""SQS behind an intention-revealing interface.
+
+Every message sent carries the `correlation_id` message attribute: the id
+bound to the work that sends it (see chalicelib/correlation.py), or a new one
+when none is, so the work it starts can be followed all the same.
+"""
 import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from typing import Any, Callable
 
-from chalicelib import aws
+from chalicelib import aws, correlation
 from chalicelib.adapters.dynamo import backoff
 
 
@@ -19,7 +24,8 @@ class MessageQueue:
 
     def send_json(self, payload: dict[str, Any]) -> str:
         response = aws.client("sqs").send_message(
-            QueueUrl=self.url, MessageBody=json.dumps(payload, separators=(",", ":"))
+            QueueUrl=self.url, MessageBody=json.dumps(payload, separators=(",", ":")),
+            MessageAttributes=correlation.message_attributes(correlation.current() or correlation.new()),
         )
         return response["MessageId"]
 
@@ -41,8 +47,15 @@ class BatchSender:
     MAX_ENTRIES = 10
 
     def __init__(self, queue: MessageQueue, max_bytes: int = 250_000, max_attempts: int = 8,
-                 max_in_flight: int = 8, sleep: Callable[[float], None] = time.sleep):
+                 max_in_flight: int = 8, sleep: Callable[[float], None] = time.sleep,
+                 correlation_id: str | None = None):
         self.queue = queue
+        # Taken now, in the caller's thread: the sends run in threads of their own.
+        self.attributes = correlation.message_attributes(correlation_id or correlation.current() or correlation.new())
+        # SQS counts attributes (name, type and value) in a message's size and in a call's.
+        self.attribute_bytes = sum(len(name.encode("utf-8")) + len(value["DataType"].encode("utf-8"))
+                                   + len(value["StringValue"].encode("utf-8"))
+                                   for name, value in self.attributes.items())
         self.max_bytes = max_bytes
         self.max_attempts = max_attempts
         self.max_in_flight = max_in_flight
@@ -54,7 +67,7 @@ class BatchSender:
         self.sent = 0
 
     def add(self, body: str) -> None:
-        size = len(body.encode("utf-8"))
+        size = len(body.encode("utf-8")) + self.attribute_bytes
         if self.pending and (len(self.pending) == self.MAX_ENTRIES or self.pending_bytes + size > self.max_bytes):
             self._submit()
         self.pending.append(body)
@@ -82,7 +95,8 @@ class BatchSender:
         self.pending, self.pending_bytes = [], 0
 
     def _send(self, bodies: list[str]) -> int:
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+        entries = [{"Id": str(i), "MessageBody": body, "MessageAttributes": self.attributes}
+                   for i, body in enumerate(bodies)]
         failed: dict = {}
         for attempt in range(self.max_attempts):
             response = aws.client("sqs").send_message_batch(QueueUrl=self.queue.url, Entries=entries)

@@ -2,7 +2,7 @@
 from functools import lru_cache
 from typing import Any, Callable
 
-from chalicelib import settings
+from chalicelib import metrics, settings
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.catalog.model import NewProduct, ProductMessage, new_product_id, render_report
@@ -33,11 +33,19 @@ class CatalogService:
         message = {"id": product_id, "created_at": self.clock(),
                    **product.model_dump(mode="json", exclude_none=True)}
         self.queue.send_json(message)
+        metrics.count("ProductsAccepted")
         logger.info("product accepted", product_id=product_id)
         return {"id": product_id, "status": "PENDING"}
 
     def store(self, message_body: str) -> None:
         """Persist one queued product and write its report; safe to run twice for one message."""
+        try:
+            self._store(message_body)
+        except Exception:
+            metrics.count("ProductsFailed")
+            raise
+
+    def _store(self, message_body: str) -> None:
         message = ProductMessage.model_validate_json(message_body)
         record = {**message.model_dump(exclude_none=True), "id": str(message.id), "stored_at": self.clock()}
         # The report goes first, so a product visible through the API always has
@@ -47,6 +55,7 @@ class CatalogService:
         stored, created = self.products.add_if_absent(record)
         if not created:
             self.reports.put_text(report_key(stored["id"]), render_report(stored))
+        metrics.count("ProductsStored" if created else "ProductDuplicates")
         logger.info("product stored", product_id=stored["id"], duplicate=not created)
 
     def get(self, raw_id: str) -> dict[str, Any]:

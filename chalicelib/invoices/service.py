@@ -12,6 +12,9 @@ A row is accepted (valid; written unless a newer upload already wrote that
 invoice, then counted as `superseded`) or rejected with its problems. A file
 that cannot be read at all ends `failed` with the reason and is not retried:
 trying again cannot fix its content.
+
+The run id is the correlation id of everything a run does: its
+continuations, its report's metadata, its log lines.
 """
 import json
 import re
@@ -21,7 +24,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from chalicelib import aws, settings
+from chalicelib import aws, correlation, metrics, settings
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
@@ -91,20 +94,32 @@ class InvoiceIngester:
         etag = etag.strip('"')
         run = {"run_id": run_id_for(key, etag, sequencer), "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
                "uploaded_at": event_time, "started_at": utc_now()}
+        with correlation.bind(run["run_id"]):
+            return self._start(run, context)
+
+    def _start(self, run: dict, context: Any) -> str:
         token = str(uuid.uuid4())
         state, how = self.runs.start(run, token, self.LEASE_SECONDS, **Progress({}).saved())
         if state is None:
             logger.info("duplicate upload event: nothing to do", run_id=run["run_id"], reason=how)
+            metrics.count("InvoiceUploadDuplicates")
             return "duplicate"
+        if how == "started":
+            metrics.count("InvoiceUploadsAccepted")
         return self._ingest(state, token, context)
 
     def on_continuation(self, body: str, context: Any = None) -> str:
         run_id, handed_token = parse_handover(body)
+        with correlation.bind(run_id):
+            return self._continue(run_id, handed_token, context)
+
+    def _continue(self, run_id: str, handed_token: str, context: Any) -> str:
         token = str(uuid.uuid4())
         state = self.runs.take_over(run_id, handed_token, token, self.LEASE_SECONDS)
         if state is None:
             logger.info("continuation not needed (duplicate, or another reader owns the run)",
                         run_id=run_id)
+            metrics.count("InvoiceUploadDuplicates")
             return "stale"
         return self._ingest(state, token, context)
 
@@ -156,6 +171,10 @@ class InvoiceIngester:
                               content_type="application/json")
         self.runs.finish(run["run_id"], token, status, completed_at=completed_at, report_key=final["report_key"],
                          **progress.saved(), **({"failure_reason": reason} if reason else {}))
+        # Counted once a run, at its end: rows read again after a resume would otherwise count twice.
+        metrics.count("InvoiceUploadsCompleted" if status == "completed" else "InvoiceUploadsFailed")
+        metrics.count("InvoiceRowsAccepted", progress.accepted)
+        metrics.count("InvoiceRowsRejected", progress.rejected)
         logger.info("invoice upload done", run_id=run["run_id"], status=status, accepted=progress.accepted,
                     rejected=progress.rejected, reason=reason)
         return status
@@ -320,9 +339,11 @@ def invoice_reader() -> InvoiceReader:
 def mark_upload_failed(bucket: str, key: str, etag: str, reason: str, sequencer: str | None = None,
                        event_time: str | None = None) -> str:
     """The ingester of this upload was given up on (see chalicelib/uploadfailures.py)."""
-    return _runs().give_up({"run_id": run_id_for(key, etag, sequencer), "batch_id": key, "bucket": bucket,
-                            "key": key, "etag": etag, "uploaded_at": event_time or utc_now(),
-                            "started_at": utc_now()}, reason)
+    outcome = _runs().give_up({"run_id": run_id_for(key, etag, sequencer), "batch_id": key, "bucket": bucket,
+                               "key": key, "etag": etag, "uploaded_at": event_time or utc_now(),
+                               "started_at": utc_now()}, reason)
+    metrics.count("InvoiceUploadsFailed", int(outcome != "already finished"))
+    return outcome
 
 
 def invoice_upload_status(key: str | None) -> dict:

@@ -3,6 +3,9 @@
 A run is one upload: `<source key>@<ETag>`. The same upload announced twice
 is the same run (nothing new happens); a changed file under the same key is a
 new run, whose records and report replace the earlier run's as the latest.
+
+The run id is the correlation id of everything a run does: its line
+messages, its continuations, its report's metadata, its log lines.
 """
 import json
 import time
@@ -10,7 +13,7 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from chalicelib import aws, settings
+from chalicelib import aws, correlation, metrics, settings
 from chalicelib.adapters.queues import BatchSender, MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
@@ -100,6 +103,10 @@ class BatchCompletion:
         self.reports = reports
 
     def try_complete(self, run_id: str, run: dict | None = None) -> bool:
+        with correlation.bind(run_id):
+            return self._try_complete(run_id, run)
+
+    def _try_complete(self, run_id: str, run: dict | None) -> bool:
         run = run or self.tracker.get(run_id)
         if not run or run.get("report_written") or run.get("total_lines") is None \
                 or run.get("processed", 0) < run["total_lines"]:
@@ -121,6 +128,7 @@ class BatchCompletion:
             except Exception:  # the original error matters more; the lease runs out anyway
                 pass
             raise
+        metrics.count("LogBatchesCompleted")
         logger.info("log batch completed", run_id=run_id, report=key, total=int(claimed["total_lines"]))
         return True
 
@@ -152,24 +160,36 @@ class LogSplitter:
         run = {"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
                "started_at": utc_now(), "lines_per_message": self.lines_per_message,
                "per_chunk": messages_per_chunk(self.lines_per_message)}
+        with correlation.bind(run["run_id"]):
+            return self._start(run, context)
+
+    def _start(self, run: dict, context: Any) -> str:
         token = str(uuid.uuid4())
         state, how = self.tracker.start(run, token, self.LEASE_SECONDS, checkpoint_line=0, checkpoint_seq=0,
                                         blank_lines=0, header_lines=0, processed=0)
         if state is None:
             logger.info("duplicate upload event: nothing to do", run_id=run["run_id"], reason=how)
+            metrics.count("LogUploadDuplicates")
             # It may be S3 retrying a splitter that finished the run but failed to write its report (no
             # lines, or workers faster than the splitter): nobody else would write it. Otherwise a read.
             self.completion.try_complete(run["run_id"])
             return "duplicate"
+        if how == "started":
+            metrics.count("LogUploadsAccepted")
         return self._split(state, token, context)
 
     def on_continuation(self, body: str, context: Any = None) -> str:
         run_id, handed_token = parse_handover(body)
+        with correlation.bind(run_id):
+            return self._continue(run_id, handed_token, context)
+
+    def _continue(self, run_id: str, handed_token: str, context: Any) -> str:
         token = str(uuid.uuid4())
         state = self.tracker.take_over(run_id, handed_token, token, self.LEASE_SECONDS)
         if state is None:
             logger.info("continuation not needed (duplicate, or another splitter owns the run)",
                         run_id=run_id)
+            metrics.count("LogUploadDuplicates")
             self.completion.try_complete(run_id)  # as for a duplicate upload event
             return "stale"
         return self._split(state, token, context)
@@ -197,7 +217,7 @@ class LogSplitter:
             logger.info("upload replaced or removed before splitting; its newer upload is its own run",
                         run_id=run_id)
             return "superseded"
-        sender = BatchSender(self.lines_queue)
+        sender = BatchSender(self.lines_queue, correlation_id=run_id)
         group: list[tuple[int, str, bool]] = []
         unreadable = {}
         try:
@@ -276,7 +296,8 @@ class LogWorker:
             try:
                 rows[message_id], counts[message_id] = self._prepare(message, processed_at)
             except Exception:
-                logger.exception("log message could not be processed", message_id=message_id)
+                with correlation.bind(message.run_id):
+                    logger.exception("log message could not be processed", message_id=message_id)
                 failed.append(message_id)
         # A message delivered twice in one batch gives the same ids: write each item once.
         unique = {row["id"]: row for message_rows in rows.values() for row in message_rows}
@@ -291,12 +312,19 @@ class LogWorker:
                          reason=repr(counted.failed[0][1]))
         if counted.duplicates:
             logger.info("duplicate deliveries counted once", duplicates=len(counted.duplicates))
+        settled = {id(c) for c, _ in counted.failed} | {id(c) for c in counted.duplicates}
+        first_counts = [counts[m] for m in stored if id(counts[m]) not in settled]
+        metrics.count("LogLinesProcessed", sum(c.processed for c in first_counts))
+        metrics.count("LogLinesUnparsed", sum(c.unparsed for c in first_counts))
+        metrics.count("LogMessageDuplicates", len(counted.duplicates))
         for run_id, run in sorted(counted.runs.items()):
             try:
                 self.completion.try_complete(run_id, run)
             except Exception:  # counted already; a redelivery is a duplicate that retries completion
-                logger.exception("completion check failed", run_id=run_id)
+                with correlation.bind(run_id):
+                    logger.exception("completion check failed", run_id=run_id)
                 failed += [m for m in stored if decoded[m].run_id == run_id]
+        metrics.count("LogMessagesFailed", len(set(failed)))
         return failed
 
 
@@ -429,8 +457,10 @@ def log_worker() -> LogWorker:
 
 def mark_upload_failed(bucket: str, key: str, etag: str, reason: str, **_) -> str:
     """The splitter of this upload was given up on (see chalicelib/uploadfailures.py)."""
-    return _tracker().give_up({"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key,
-                               "etag": etag, "started_at": utc_now()}, reason)
+    outcome = _tracker().give_up({"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key,
+                                  "etag": etag, "started_at": utc_now()}, reason)
+    metrics.count("LogBatchesFailed", int(outcome != "already finished"))
+    return outcome
 
 
 def log_batch_status(batch_id: str | None) -> dict:

@@ -6,12 +6,15 @@ is at least once. The worker records `notifiedAt` only after SNS accepted the
 message, so a crash between the two (or two deliveries of one message racing
 each other) can publish the same notification twice, with the same
 notificationId; it can never publish none.
+
+It also carries `correlation_id`: the id of the request that placed the order
+(see chalicelib/correlation.py), to follow an order from its POST to here.
 """
 import json
 from functools import cached_property
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, correlation
 from chalicelib.money import money_text
 
 
@@ -48,6 +51,9 @@ class OrderNotifier:
                       "notificationId": _text(notification_id(order["orderId"], status))}
         if order.get("notify"):
             attributes["contact"] = _text(order["notify"])
+        carried = correlation.current() or order.get("correlationId")
+        if carried:
+            attributes.update(correlation.message_attributes(carried))
         response = aws.client("sns").publish(
             TopicArn=self.topic_arn, Message=json.dumps(message, separators=(",", ":")),
             MessageAttributes=attributes)

@@ -8,6 +8,9 @@ The worker is idempotent, so a message sent twice costs nothing: each step is
 a conditional write that only one delivery can make, and the notification is
 published only while `notifiedAt` is absent (see notifications.py for the one
 window in which a subscriber may see it twice).
+
+An order keeps the correlation id of the request that placed it
+(`correlationId`), so a message the sweep sends again carries it too.
 """
 import os
 import time
@@ -15,7 +18,7 @@ import uuid
 from functools import lru_cache
 from typing import Any, Callable
 
-from chalicelib import settings
+from chalicelib import correlation, metrics, settings
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.batch import Received
 from chalicelib.catalog.stores import ProductStore, product_repository
@@ -55,8 +58,10 @@ class OrderService:
             "items": items, "total": order_total(items), "notify": order.notify,
             "createdAt": now, "updatedAt": now, "history": [{"status": RECEIVED, "at": now}],
             "pendingShard": pending_shard(order_id), "pendingSince": now,
+            "correlationId": correlation.current(),  # None (no attribute written) outside a request
         }
         stored, created = self.orders.add_if_absent(record)
+        metrics.count("OrdersAccepted" if created else "OrderRequestDuplicates")
         # A retry of a request whose send failed deserves another try at it.
         if created or stored["status"] == RECEIVED:
             self._enqueue(order_id)
@@ -136,6 +141,9 @@ class OrderWorker:
 
     def advance(self, order_id: str) -> None:
         order = self._read(order_id)
+        if order["status"] == FAILED or (order["status"] == COMPLETED and "notifiedAt" in order):
+            metrics.count("OrderMessageDuplicates")  # a redelivery, or the sweep's copy of a settled order
+            return
         for _ in range(self.MAX_STEPS):
             status = order["status"]
             if status == RECEIVED:
@@ -158,13 +166,17 @@ class OrderWorker:
         if unknown:
             # Retrying cannot make a product exist: fail the order now, and the message succeeds.
             logger.info("order refers to unknown products", order_id=order_id, unknown=unknown)
-            return self.orders.transition(order_id, PROCESSING, FAILED, self.clock(),
-                                          reason=short(f"unknown product(s): {', '.join(unknown)}"))
+            failed = self.orders.transition(order_id, PROCESSING, FAILED, self.clock(),
+                                            reason=short(f"unknown product(s): {', '.join(unknown)}"))
+            metrics.count("OrdersFailed", int(failed is not None))
+            return failed
         items = [{**item, "unitPrice": item["unitPrice"] if item.get("unitPrice") is not None
                   else prices[item["productId"]].quantize(CENT)}
                  for item in order["items"]]
-        return self.orders.transition(order_id, PROCESSING, COMPLETED, self.clock(),
-                                      changes={"items": items, "total": order_total(items)})
+        completed = self.orders.transition(order_id, PROCESSING, COMPLETED, self.clock(),
+                                           changes={"items": items, "total": order_total(items)})
+        metrics.count("OrdersCompleted", int(completed is not None))
+        return completed
 
     NOTIFY_LEASE_SECONDS = 30
 
@@ -173,6 +185,7 @@ class OrderWorker:
                                               claim=str(uuid.uuid4())):
             # Another delivery is publishing it; if that one dies, the sweep re-queues the order.
             logger.info("notification already being sent", order_id=order["orderId"])
+            metrics.count("OrderMessageDuplicates")
             return
         try:
             message_id = self.notifier.completed(order)
@@ -180,6 +193,7 @@ class OrderWorker:
             self.orders.release_notification(order["orderId"])
             raise
         recorded = self.orders.mark_notified(order["orderId"], self.clock())
+        metrics.count("OrdersNotified")
         logger.info("order notified", order_id=order["orderId"], sns_message_id=message_id,
                     already_recorded=not recorded)
 
@@ -193,6 +207,8 @@ class OrderWorker:
             reason = short(f"processing failed {attempts} times: {error or type(error).__name__}")
             if self.orders.transition(order_id, order["status"], FAILED, self.clock(), reason=reason) is None:
                 logger.warning("order changed while being marked FAILED", order_id=order_id)
+            else:
+                metrics.count("OrdersFailed")
         except Exception:
             logger.exception("could not mark the order FAILED; the sweep will", order_id=order_id)
 
@@ -247,6 +263,8 @@ class OrderSweeper:
                 outcome = self._handle(order_id, stuck_before)
                 if outcome:
                     counts[outcome] += 1
+        metrics.count("OrdersRequeued", counts["requeued"])
+        metrics.count("OrdersFailed", counts["failed"])
         if any(counts.values()):
             logger.info("orders swept", **counts)
         return counts
@@ -257,7 +275,9 @@ class OrderSweeper:
             return None
         status = order["status"]
         if status == RECEIVED or (status == COMPLETED and "notifiedAt" not in order):
-            self.queue.send_json({"orderId": order_id})
+            # The id of the request that placed it (an order stored before ids were kept: its own id).
+            with correlation.bind(order.get("correlationId") or order_id):
+                self.queue.send_json({"orderId": order_id})
             return "requeued"
         if status == PROCESSING and order.get("pendingSince", "") <= stuck_before:
             failed = self.orders.transition(order_id, PROCESSING, FAILED, self.clock(),

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -36,13 +37,17 @@ def wait_until(condition, timeout: float, interval: float = 0.2, what: str = "co
 
 
 class LocalSystem:
-    def __init__(self):
-        self.api_port, self.emulator_port = free_port(), free_port()
+    """`python -m local_runtime` on free ports; `env` adds settings of its own (e.g. LOCAL_RETRY_SECONDS)."""
+
+    def __init__(self, **env_overrides: str):
+        self.api_port, self.emulator_port, self.console_port = free_port(), free_port(), free_port()
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.emulator = f"http://127.0.0.1:{self.emulator_port}"
+        self.console = f"http://127.0.0.1:{self.console_port}"
         self.output: list[str] = []
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(API_PORT=str(self.api_port), EMULATOR_PORT=str(self.emulator_port), PYTHONUNBUFFERED="1")
+        env.update(API_PORT=str(self.api_port), EMULATOR_PORT=str(self.emulator_port),
+                   CONSOLE_PORT=str(self.console_port), PYTHONUNBUFFERED="1", **env_overrides)
         self.process = subprocess.Popen([sys.executable, "-m", "local_runtime"], cwd=PROJECT_DIR, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._collect, daemon=True).start()
@@ -59,9 +64,9 @@ class LocalSystem:
         return "\n".join(self.output)
 
 
-@pytest.fixture(scope="session")
-def local_system():
-    system = LocalSystem()
+@contextmanager
+def running(system: LocalSystem):
+    """The system once it has printed "ready"; Ctrl-C (SIGINT) at the end, unless a test stopped it already."""
     try:
         wait_until(lambda: any(line.endswith(" ready") for line in system.output) or system.process.poll() is not None,
                    timeout=90, what="the local runtime to be ready")
@@ -75,3 +80,9 @@ def local_system():
             except subprocess.TimeoutExpired:
                 system.process.kill()
                 system.process.wait()
+
+
+@pytest.fixture(scope="session")
+def local_system():
+    with running(LocalSystem()) as system:
+        yield system

@@ -40,6 +40,8 @@ def emulator_fixes():
         for name, value in before.items():
             if vars(owner).get(name) is not value:
                 setattr(owner, name, value)
+        for name in set(vars(owner)) - set(before):  # e.g. the "already patched" flags: left, they would
+            delattr(owner, name)                      # keep later tests from patching again
     logging.getLogger("werkzeug").setLevel(level)
 
 

@@ -8,6 +8,7 @@ from infra import iam
 from infra.stage import CHALICE_DIR, Stage
 from tests.events import s3_event, sqs_event, sqs_record
 from tests.iam_check import CallRecorder, allowed, replay
+from tests.integration.test_packaging import VARIANTS, stage_environment, variant
 
 
 def policy(stage, function):
@@ -18,13 +19,34 @@ def test_policy_files_match_the_resource_definition_for_every_stage():
     for name in Stage.load().config["stages"]:
         stage = Stage.load(name)
         assert iam.problems(stage, stage.load_app()) == []
+    for name in VARIANTS:  # the test-only postgres and traced stages, whose files the tests write
+        stage = variant(name)
+        with stage_environment(stage):
+            assert iam.problems(stage, stage.load_app()) == []
 
 
 def test_no_policy_grants_a_wildcard_resource_or_action():
-    for path in CHALICE_DIR.glob("policy-*.json"):
+    paths = [*CHALICE_DIR.glob("policy-*.json"), *(p for n in VARIANTS for p in variant(n).chalice_dir.glob("policy-*"))]
+    starred = set()
+    for path in paths:
         for statement in json.loads(path.read_text())["Statement"]:
+            if statement["Resource"] == ["*"]:  # only what IAM cannot authorise on anything narrower
+                assert set(statement["Action"]) <= iam.STAR_ONLY, path
+                starred |= set(statement["Action"])
+                continue
             assert all(r != "*" and not r.endswith(":*:*:*") for r in statement["Resource"]), path
             assert all(not a.endswith(":*") for a in statement["Action"]), path
+    assert starred == iam.STAR_ONLY  # the variants use each exception, so each is checked here
+
+
+def test_a_postgres_stage_without_the_migration_functions_policy_is_told_what_to_set():
+    stage = variant("pg")
+    broken = Stage(stage.name, json.loads(json.dumps(stage.config)), stage.project_dir)
+    del broken.config["stages"]["pg"]["lambda_functions"]["migrate_product_db"]
+    with stage_environment(broken):
+        assert iam.problems(broken, broken.load_app()) == [
+            "stage pg: lambda_functions.migrate_product_db.iam_policy_file should be "
+            "'policy-pg-migrate_product_db.json', not None"]
 
 
 @replay

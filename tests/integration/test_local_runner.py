@@ -183,3 +183,102 @@ def test_sns_messages_are_shown_to_the_local_user(moto):
     url = moto.client("sqs").get_queue_url(QueueName="local-runtime-sns-orders-events")["QueueUrl"]
     assert runner.deliver_sns("orders-events", url, [], wait=0) == 1
     assert any("order 1 COMPLETED" in line for line in lines)
+
+
+def send_with_correlation(session, url, body, correlation_id):
+    session.client("sqs").send_message(QueueUrl=url, MessageBody=body, MessageAttributes={
+        "correlation_id": {"DataType": "String", "StringValue": correlation_id}})
+
+
+def test_a_delivery_reports_and_keeps_its_correlation_ids(moto):
+    url = make_queue(moto, "work")
+    app, seen = sqs_app(lambda records: None)
+    lines = []
+    runner = EventRunner(app, moto, wait_seconds=0, report=lines.append).setup()
+    send_with_correlation(moto, url, "a", "cid-1")
+    send_with_correlation(moto, url, "b", "cid-2")
+    send(moto, url, "no id")
+    delivery = deliver(runner)
+    assert sorted(delivery.correlation_ids) == ["cid-1", "cid-2"]
+    assert seen[0][0][1]["messageAttributes"]["correlation_id"]["stringValue"] in {"cid-1", "cid-2"}
+    assert lines[-1].endswith(f"correlation_id={','.join(delivery.correlation_ids)}")
+    assert runner.history.deliveries("cid-2") == [delivery]
+
+
+def test_a_delivery_without_correlation_ids_shows_a_dash(moto):
+    url = make_queue(moto, "work")
+    app, _ = sqs_app(lambda records: None)
+    lines = []
+    runner = EventRunner(app, moto, wait_seconds=0, report=lines.append).setup()
+    send(moto, url, "plain")
+    deliver(runner)
+    assert lines[-1].endswith("correlation_id=-")
+
+
+def test_the_fault_switch_fails_matching_records_before_the_handler_sees_them(moto):
+    url = make_queue(moto, "work")
+    app, seen = sqs_app(lambda records: None)
+    runner = runner_for(app, moto)
+    runner.faults.poison("poison-me", handler="work")
+    send_with_correlation(moto, url, "fine", "good")
+    send_with_correlation(moto, url, "also fine", "poison-me")
+    send(moto, url, "body says poison-me too")
+    delivery = deliver(runner)
+    assert [body for body, _ in seen[0]] == ["fine"]
+    assert (delivery.records, delivery.failed) == (3, 2) and "2 poisoned" in delivery.outcome
+    assert depth(moto, url) == 2  # kept for a redelivery, as batchItemFailures would keep them
+    runner.faults.unpoison("poison-me")
+    assert runner.faults.rules() == []
+
+
+def test_retry_seconds_brings_failed_records_back_before_the_visibility_timeout(moto):
+    url = make_queue(moto, "work", visibility=300)
+
+    def fail_all(records):
+        return {"batchItemFailures": [{"itemIdentifier": r.to_dict()["messageId"]} for r in records]}
+
+    app, seen = sqs_app(fail_all)
+    patient = runner_for(app, moto)
+    send(moto, url, "first")
+    deliver(patient)
+    assert deliver(patient) is None  # the queue's own visibility timeout holds it back, as on AWS
+
+    hasty = runner_for(app, moto, retry_seconds=0)
+    send(moto, url, "second")
+    deliver(hasty)
+    again = deliver(hasty)
+    assert again is not None and [body for body, _ in seen[-1]] == ["second"]
+    assert seen[-1][0][1]["attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_sns_notifications_are_kept_with_their_correlation_id(moto):
+    topic = moto.client("sns").create_topic(Name="orders-events")["TopicArn"]
+    lines = []
+    runner = EventRunner(Chalice("empty"), moto, wait_seconds=0, report=lines.append).setup(topics=[topic])
+    moto.client("sns").publish(TopicArn=topic, Message="order 2 COMPLETED", MessageAttributes={
+        "correlation_id": {"DataType": "String", "StringValue": "req-42"}})
+    url = moto.client("sqs").get_queue_url(QueueName="local-runtime-sns-orders-events")["QueueUrl"]
+    runner.deliver_sns("orders-events", url, [], wait=0)
+    [kept] = runner.history.notifications("req-42")
+    assert (kept["topic"], kept["message"], kept["attributes"]) == ("orders-events", "order 2 COMPLETED",
+                                                                   {"correlation_id": "req-42"})
+    assert lines[-1].endswith("correlation_id=req-42")
+
+
+def test_s3_deliveries_take_the_correlation_id_from_the_objects_metadata(moto):
+    moto.client("s3").create_bucket(Bucket="inbox")
+    app, seen = s3_app()
+    runner = EventRunner(app, moto, wait_seconds=0, report=lambda line: None).setup()
+    deliver_s3(runner)  # the s3:TestEvent
+    moto.client("s3").put_object(Bucket="inbox", Key="logs/tagged.txt", Body=b"x",
+                                 Metadata={"correlation-id": "upload-7"})
+    [delivery] = deliver_s3(runner)
+    assert delivery.correlation_ids == ("upload-7",) and delivery.source == "s3://inbox/logs/tagged.txt"
+
+
+def test_every_poller_has_a_pooled_connection_so_a_stop_discards_none(moto):
+    make_queue(moto, "work")
+    app, _ = sqs_app(lambda records: None)
+    runner = runner_for(app, moto, concurrency=16)  # more pollers than botocore's default pool of 10
+    assert len(runner.loops) == 16
+    assert runner.sqs.meta.config.max_pool_connections >= len(runner.loops) + len(runner.schedules)

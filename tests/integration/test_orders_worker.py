@@ -86,6 +86,7 @@ def test_items_without_a_price_are_priced_from_the_catalog(client, inbox):
     assert "notifiedAt" in order and "pendingShard" not in order and "pendingSince" not in order
     [(message, attributes)] = notifications(inbox)
     assert message == {"orderId": order_id, "customerId": "cust-1", "status": "COMPLETED", "total": "45.10"}
+    attributes.pop("correlation_id")  # followed in tests/integration/test_correlation.py
     assert attributes == {"status": "COMPLETED", "customerId": "cust-1",
                           "notificationId": f"{order_id}:COMPLETED", "contact": "+5511987654321"}
 

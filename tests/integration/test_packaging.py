@@ -1,8 +1,11 @@
 """`chalice package` gives a valid CloudFormation handoff with our resources and partial batch responses on."""
+import atexit
+import contextlib
 import functools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,13 +24,71 @@ CFN_LINT_EXPLAINED: dict[str, str] = {}
 
 @functools.lru_cache(maxsize=None)
 def packaged(stage_name: str) -> Path:
-    """The stage's `make package` output, built once per test run (the tests/integration/test_cfn_* modules too)."""
+    """The stage's `make package` output, built once per test run (the tests/integration/test_cfn_* modules too).
+
+    A stage of .chalice/config.json, or a test-only one of VARIANTS, packaged from a copy of the project."""
     from infra.stage import Stage
-    stage = Stage.load(stage_name)
+    stage = variant(stage_name) if stage_name in VARIANTS else Stage.load(stage_name)
+    out = Path(tempfile.mkdtemp(prefix=f"package-{stage_name}-"))
+    atexit.register(shutil.rmtree, out, True)
+    with stage_environment(stage):
+        return package(stage, stage.load_app(), out)
+
+
+# Test-only stages: (the stage they copy, what they change). `pg` keeps products in PostgreSQL, the way a
+# user's postgres stage would; `traced` turns on Chalice's xray. Neither is in .chalice/config.json.
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "pg": ("dev", {"environment_variables": {"PRODUCT_STORE": "postgres"},
+                   "lambda_functions": {"migrate_product_db": {"lambda_timeout": 300, "lambda_memory_size": 256}}}),
+    "traced": ("dev", {"xray": True}),
+}
+
+
+@contextlib.contextmanager
+def stage_environment(stage):
+    """The process's environment and app as they were afterwards: the other tests expect dev's."""
+    from infra.stage import Stage
+    saved, path = dict(os.environ), list(sys.path)
+    os.environ["PRODUCT_STORE"] = stage.product_store  # as `python -m infra` does
     try:
-        return package(stage, stage.load_app(), Path(tempfile.mkdtemp(prefix=f"package-{stage_name}-")))
+        yield
     finally:
-        Stage.load("dev").load_app()  # the app as the other tests expect it: dev's names
+        os.environ.clear()
+        os.environ.update(saved)
+        sys.path[:] = path
+        Stage.load("dev").load_app()
+
+
+@functools.lru_cache(maxsize=None)
+def variant(name: str):
+    """A test-only stage in a copy of the project (sources linked, not copied) with its policy files written."""
+    from infra import iam
+    from infra.stage import Stage
+    base_name, changes = VARIANTS[name]
+    project = Path(tempfile.mkdtemp(prefix=f"project-{name}-"))
+    atexit.register(shutil.rmtree, project, True)  # links and JSON: the linked sources stay
+    for entry in ("app.py", "chalicelib", "requirements.txt"):
+        (project / entry).symlink_to(PROJECT_DIR / entry)
+    (project / ".chalice").mkdir()
+    (project / ".chalice" / "deployments").symlink_to(PROJECT_DIR / ".chalice" / "deployments", True)
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    stage_config = json.loads(json.dumps(config["stages"][base_name]))
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            for inner, setting in value.items():
+                merged = {**stage_config.setdefault(key, {}).get(inner, {}), **setting} \
+                    if isinstance(setting, dict) else setting
+                stage_config[key][inner] = merged
+        else:
+            stage_config[key] = value
+    for function, settings in stage_config.get("lambda_functions", {}).items():
+        settings["iam_policy_file"] = f"policy-{name}-{function}.json"
+    config["stages"][name] = stage_config
+    (project / ".chalice" / "config.json").write_text(json.dumps(config, indent=2))
+    stage = Stage.load(name, project)
+    with stage_environment(stage):
+        iam.write(stage, stage.load_app())
+    return stage
 
 
 def resolve_sub(value, names: dict):
@@ -134,7 +195,7 @@ def test_functions_read_the_suffixed_bucket_names_from_the_same_variables(templa
 
 
 def test_every_stages_template_passes_cfn_lint():
-    templates = [str(packaged(name)) for name in ("dev", "prod")]
+    templates = [str(packaged(name)) for name in ("dev", "prod", *VARIANTS)]
     ignored = ["--ignore-checks", *CFN_LINT_EXPLAINED] if CFN_LINT_EXPLAINED else []
     result = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), *ignored, "--", *templates],
                             capture_output=True, text=True, cwd=PROJECT_DIR,

@@ -124,3 +124,34 @@ def test_unavailable_is_answered_as_503_json():
     assert response.status_code == 503
     assert json.loads(response.body) == {"Code": "ServiceUnavailable",
                                          "Message": "The product database is unavailable; try again shortly."}
+
+
+def stage_with_store(store):
+    import copy
+
+    from infra.stage import Stage
+    stage = Stage.load("dev")
+    config = copy.deepcopy(stage.config)
+    if store is not None:
+        config["stages"]["dev"]["environment_variables"]["PRODUCT_STORE"] = store
+    return Stage("dev", config)
+
+
+@pytest.mark.parametrize("store, table, database", [(None, True, False), ("dynamodb", True, False),
+                                                     ("postgres", False, True)])
+def test_the_stage_setting_decides_which_store_the_aws_template_builds(store, table, database):
+    stage = stage_with_store(store)
+    assert stage.uses("ProductTable") is table and stage.has_product_database is database
+    assert stage.uses("OrdersTable") and stage.uses("ProductQueue")  # everything else is every stage's
+
+
+def test_a_stage_with_an_unknown_store_is_refused_when_packaged():
+    with pytest.raises(SystemExit, match="PRODUCT_STORE must be one of dynamodb, postgres"):
+        stage_with_store("mysql").product_store
+
+
+def test_the_functions_in_the_database_vpc_are_those_granted_on_the_table_it_replaces():
+    from infra.resources import GRANTS, PRODUCT_DATABASE, product_database_functions
+    assert product_database_functions() == ("api_handler", "process_product_queue", "process_orders",
+                                            "migrate_product_db")
+    assert all(PRODUCT_DATABASE.replaces in GRANTS[f] for f in product_database_functions()[:-1])
