@@ -104,6 +104,11 @@ def order_notifications_topic() -> str:
     return setting("ORDER_NOTIFICATIONS_TOPIC_NAME")
 
 
+def order_notifications_topic_arn() -> str | None:
+    """Set by the CloudFormation template (the topic's Ref); unset locally, where the ARN is built."""
+    return os.environ.get("ORDER_NOTIFICATIONS_TOPIC_ARN") or None
+
+
 def orders_max_receive_count() -> int:
     """The orders queue's maxReceiveCount: the worker marks an order FAILED on its last attempt."""
     return int(setting("ORDERS_MAX_RECEIVE_COUNT", "5"))

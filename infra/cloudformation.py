@@ -262,6 +262,9 @@ def name_functions(template: dict, stage: Stage, app) -> None:
     grants = iam.function_grants(stage, app)
     bucket_envs = {RESOURCES[lid].env: template_name(stage, lid) for lid, r in RESOURCES.items()
                    if isinstance(r, Bucket)}
+    # A topic's ARN from its Ref: the function then never asks STS who it is (a VPC has no route to STS).
+    topic_arns = {r.env: (r.env.removesuffix("_NAME") + "_ARN", lid) for lid, r in RESOURCES.items()
+                  if isinstance(r, Topic)}
     for logical_id, function in functions(template).items():
         properties = template["Resources"][logical_id]["Properties"]
         # The name the generated policies' log group and the alarms expect, rather than a generated one.
@@ -270,6 +273,9 @@ def name_functions(template: dict, stage: Stage, app) -> None:
         for env, name in bucket_envs.items():
             if env in variables:
                 variables[env] = name
+        for env, (arn_env, topic) in topic_arns.items():
+            if env in variables:
+                variables[arn_env] = {"Ref": topic}
         role = template["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
         [policy] = role["Policies"]
         policy["PolicyDocument"] = iam.policy_document(stage, function, grants.get(function, {}), cfn=True)

@@ -22,7 +22,8 @@ What `make package` adds, and why it is built this way:
   gateway endpoints (free) for S3 and DynamoDB, interface endpoints for SQS,
   SNS and Secrets Manager. An SQS queue a function only consumes needs none
   (Lambda's event source mapping polls it), STS is never called (Lambda puts
-  the role's credentials in the environment), and X-Ray's active tracing is
+  the role's credentials in the environment, and the template gives the
+  order worker its topic's ARN), and X-Ray's active tracing is
   sent by Lambda, not from the VPC.
 - Security groups. 5432 only, in a chain: functions -> proxy -> database; the
   database's group allows nothing out. Functions may also open 443: to the
@@ -63,6 +64,7 @@ CLIENT_SG = "ProductDbClientSecurityGroup"
 PROXY_SG = "ProductDbProxySecurityGroup"
 DB_SG = "ProductDbSecurityGroup"
 ENDPOINT_SG = "ProductVpcEndpointSecurityGroup"
+SECRETS_SERVICE = "secretsmanager"
 SUBNET_GROUP = "ProductDbSubnetGroup"
 DB = "ProductDb"
 PROXY_ROLE = "ProductDbProxyRole"
@@ -197,6 +199,15 @@ def resources(stage: Stage, app) -> tuple[dict, dict]:
                 properties.update(VpcEndpointType="Interface", PrivateDnsEnabled=True, SubnetIds=subnets(settings),
                                   SecurityGroupIds=[group_id(ENDPOINT_SG)])
             found[endpoint_id(service)] = {"Type": "AWS::EC2::VPCEndpoint", "Properties": properties}
+        if SECRETS_SERVICE in services:
+            # The proxy reads the database's login from Secrets Manager; from subnets without an internet
+            # route that can only be through the endpoint (two rules: inline, the groups would name each other).
+            found["ProductDbProxyToEndpoints"] = {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {
+                "GroupId": group_id(PROXY_SG), "IpProtocol": "tcp", "FromPort": HTTPS, "ToPort": HTTPS,
+                "DestinationSecurityGroupId": group_id(ENDPOINT_SG), "Description": "Secrets Manager's endpoint"}}
+            found["ProductVpcEndpointsFromProxy"] = {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+                "GroupId": group_id(ENDPOINT_SG), "IpProtocol": "tcp", "FromPort": HTTPS, "ToPort": HTTPS,
+                "SourceSecurityGroupId": group_id(PROXY_SG), "Description": "the proxy"}}
 
     found[SUBNET_GROUP] = {"Type": "AWS::RDS::DBSubnetGroup", "Properties": {
         "DBSubnetGroupDescription": f"{prefix} product database", "SubnetIds": subnets(settings)}}
@@ -270,10 +281,15 @@ def place_functions(template: dict, stage: Stage, app, functions: dict[str, str]
     declared[MIGRATION] = {
         "Type": "Custom::ProductDbMigration",
         # Its answer travels through the S3 endpoint, its login through Secrets Manager's, to the proxy's target.
+        # And the subnets' route table (the gateway endpoints' routes): deleted before the migration's own
+        # Delete, its answer could not leave the VPC and the stack would wait out the service timeout.
         "DependsOn": [PROXY_TARGETS, *sorted(lid for lid, r in declared.items()
-                                             if r["Type"] == "AWS::EC2::VPCEndpoint")],
+                                             if r["Type"] in ("AWS::EC2::VPCEndpoint",
+                                                              "AWS::EC2::SubnetRouteTableAssociation"))],
         "Properties": {
             "ServiceToken": {"Fn::GetAtt": [migration, "Arn"]},
+            # An answer that never comes fails the deploy in 10 minutes rather than CloudFormation's hour.
+            "ServiceTimeout": 600,
             # A new step changes this, and only then does CloudFormation invoke the migration again.
             "SchemaVersion": str(MIGRATIONS[-1][0]),
         },

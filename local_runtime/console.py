@@ -28,6 +28,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from local_runtime.faults import FaultSwitch
 from local_runtime.runner import CORRELATION_ATTRIBUTE, History, INTERNAL_PREFIX
@@ -165,25 +166,27 @@ class ConsoleData:
                 WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
             if not messages:
                 break
-            entries = []
-            for i, message in enumerate(messages):
-                entry = {"Id": str(i), "MessageBody": message["Body"],
+            for message in messages:
+                # One at a time: a batch of ten long messages can exceed a request's size, and a message
+                # is deleted from the DLQ only once its copy was accepted, so nothing is lost.
+                entry = {"MessageBody": message["Body"],
                          "MessageAttributes": {name: _attribute_for_send(value)
                                                for name, value in message.get("MessageAttributes", {}).items()}}
                 if fifo:
                     entry["MessageGroupId"] = message["Attributes"].get("MessageGroupId", "redrive")
                     entry["MessageDeduplicationId"] = message["MessageId"]
-                entries.append(entry)
-            response = self.sqs.send_message_batch(QueueUrl=source["url"], Entries=entries)
-            sent = {entry["Id"] for entry in response.get("Successful", [])}
-            done = [m for i, m in enumerate(messages) if str(i) in sent]
-            if done:
-                self.sqs.delete_message_batch(QueueUrl=dlq["url"], Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
-            moved += len(done)
-            if len(done) < len(messages):  # the rest stay in the DLQ (visible again in 30 s); say so
-                return {"moved": moved, "from": dlq_name, "to": source["name"],
-                        "failed": [f.get("Message") for f in response.get("Failed", [])]}
+                try:
+                    self.sqs.send_message(QueueUrl=source["url"], **entry)
+                except ClientError as error:  # the rest stay in the DLQ (visible again in 30 s); say so
+                    return {"moved": moved, "from": dlq_name, "to": source["name"],
+                            "failed": [error.response["Error"].get("Message", str(error))]}
+                try:
+                    self.sqs.delete_message(QueueUrl=dlq["url"], ReceiptHandle=message["ReceiptHandle"])
+                except ClientError as error:  # sent, but still in the DLQ: a second redrive would send it again
+                    return {"moved": moved + 1, "from": dlq_name, "to": source["name"],
+                            "failed": [f"{message['MessageId']} was moved but is still in {dlq_name} "
+                                       f"(delete it there): {error.response['Error'].get('Message', error)}"]}
+                moved += 1
         return {"moved": moved, "from": dlq_name, "to": source["name"], "failed": []}
 
     # --- the flows' own state ------------------------------------------------------------
@@ -706,6 +709,7 @@ class ConsoleRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         self.wfile.write(body)
 
@@ -735,8 +739,25 @@ class ConsoleRequestHandler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         self._route({"/api/redrive": self._redrive, "/api/faults": self._poison, "/api/faults/clear": self._unpoison})
 
+    def _foreign(self) -> str | None:
+        """Why a request is refused: any page open in the developer's browser can send one here (a form
+        that poisons a handler, or a DNS name rebound to 127.0.0.1 to read DLQ bodies); only this
+        console's own pages may."""
+        port = self.server.server_address[1]
+        own = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        if self.headers.get("Host") not in own:
+            return f"Host {self.headers.get('Host')!r} is not this console"
+        origin = self.headers.get("Origin")
+        if self.command == "POST" and origin is not None and urlsplit(origin).netloc not in own:
+            return f"a page of {origin} may not act on this console"
+        return None
+
     def _route(self, routes: dict[str, Callable[[dict[str, str]], None]]) -> None:
         route = routes.get(urlsplit(self.path).path)
+        refused = self._foreign()
+        if refused:
+            self._json(HTTPStatus.FORBIDDEN, {"error": refused})
+            return
         try:
             if route is None:
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {urlsplit(self.path).path}"})

@@ -27,16 +27,22 @@ def _text(value: str) -> dict[str, str]:
 
 
 class OrderNotifier:
-    def __init__(self, topic_name: str):
+    def __init__(self, topic_name: str, topic_arn: str | None = None):
         self.topic_name = topic_name
+        self.given_arn = topic_arn
 
     @cached_property
     def topic_arn(self) -> str:
-        """The topic's ARN, built once per container from who and where we are.
+        """The topic's ARN: given by the template on AWS, else built once per container from who and where we are.
+
+        Given, because a postgres stage runs process_orders in a VPC with no
+        route to STS (no endpoint for it: nothing else there calls it).
 
         GetCallerIdentity needs no IAM permission, unlike CreateTopic or
         ListTopics, so the function keeps only sns:Publish on its one topic.
         """
+        if self.given_arn:
+            return self.given_arn
         sns = aws.client("sns")
         identity = aws.client("sts").get_caller_identity()
         partition = identity["Arn"].split(":")[1]

@@ -304,7 +304,7 @@ def orders() -> OrderService:
 @lru_cache(maxsize=None)
 def order_worker() -> OrderWorker:
     return OrderWorker(_orders_table(), product_repository(),
-                       OrderNotifier(settings.order_notifications_topic()), settings.orders_max_receive_count())
+                       OrderNotifier(settings.order_notifications_topic(), settings.order_notifications_topic_arn()), settings.orders_max_receive_count())
 
 
 @lru_cache(maxsize=None)

@@ -269,3 +269,31 @@ def test_the_server_answers_requests_at_once(console):
     for thread in threads:
         thread.join(30)
     assert answers == [200] * 5
+
+
+def test_pages_of_other_sites_and_other_host_names_are_refused(console):
+    server, _, _ = console
+    # a form on any site the developer has open could otherwise poison a handler
+    foreign = urllib.request.Request(server.url + "/api/faults", data=urlencode({"match": "x", "handler": "work"})
+                                     .encode(), method="POST", headers={"Origin": "http://evil.example"})
+    with pytest.raises(HTTPError) as refused:
+        urllib.request.urlopen(foreign, timeout=10)
+    assert refused.value.code == 403
+    assert json.loads(call(server, "/api/faults")[1])["rules"] == []
+    # a DNS name rebound to 127.0.0.1 could otherwise read DLQ bodies
+    rebound = urllib.request.Request(server.url + "/api/state", headers={"Host": "evil.example"})
+    with pytest.raises(HTTPError) as refused:
+        urllib.request.urlopen(rebound, timeout=10)
+    assert refused.value.code == 403
+    own = urllib.request.Request(server.url + "/api/faults/clear", data=b"match=x", method="POST",
+                                 headers={"Origin": server.url})
+    assert urllib.request.urlopen(own, timeout=10).status == 200
+
+
+def test_redrive_moves_messages_too_long_to_send_ten_at_a_time(session):
+    url, dlq = make_queue(session, "work")
+    sqs = session.client("sqs")
+    for i in range(10):
+        sqs.send_message(QueueUrl=dlq, MessageBody=f"{i}" + "x" * 100_000)  # 1 MB: over one batch's limit
+    assert ConsoleData(session, ENV).redrive("work-dlq")["moved"] == 10
+    assert sorted(m["Body"][0] for m in all_messages(session, url)) == [str(i) for i in range(10)]

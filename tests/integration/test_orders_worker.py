@@ -285,3 +285,21 @@ def test_a_message_for_an_order_that_does_not_exist_fails(client):
     payload, (ghost, _) = deliver(client, str(uuid.uuid4()),
                                   new_order([{"productId": "p", "quantity": 1, "unitPrice": "1.00"}]))
     assert failed_ids(payload) == [ghost]
+
+
+def test_a_topic_arn_given_by_the_stack_is_used_without_asking_sts(client, inbox, monkeypatch):
+    from chalicelib import aws
+    sns_arn = aws.client("sns").list_topics()["Topics"][0]["TopicArn"]
+    monkeypatch.setenv("ORDER_NOTIFICATIONS_TOPIC_ARN", sns_arn)
+    real_client = aws.client
+
+    def no_sts(name):
+        assert name != "sts", "the worker asked STS for an ARN the stack gave it"
+        return real_client(name)
+    monkeypatch.setattr(aws, "client", no_sts)
+    notifier = OrderNotifier("order-notifications", service.settings.order_notifications_topic_arn())
+    order_id = new_order([{"productId": "p-9", "quantity": 1, "unitPrice": "1.00"}])
+    assert notifier.completed({"orderId": order_id, "customerId": "cust-1", "status": "COMPLETED",
+                               "total": Decimal("1.00")})
+    [(message, _)] = notifications(inbox)
+    assert message["orderId"] == order_id

@@ -201,3 +201,15 @@ def test_every_stages_template_passes_cfn_lint():
                             capture_output=True, text=True, cwd=PROJECT_DIR,
                             env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
     assert result.returncode == 0, result.stdout + result.stderr  # warnings too give a non-zero code
+
+
+def test_functions_that_publish_get_the_topics_arn_and_need_not_ask_sts(template):
+    # A postgres stage runs process_orders in a VPC with no route to STS: the ARN must come from the stack.
+    from infra.cloudformation import functions
+    resources = template[1]["Resources"]
+    publishers = [lid for lid in functions(template[1])
+                  if "ORDER_NOTIFICATIONS_TOPIC_NAME" in resources[lid]["Properties"]["Environment"]["Variables"]]
+    assert publishers
+    for logical_id in publishers:
+        arn = resources[logical_id]["Properties"]["Environment"]["Variables"]["ORDER_NOTIFICATIONS_TOPIC_ARN"]
+        assert resources[arn["Ref"]]["Type"] == "AWS::SNS::Topic"

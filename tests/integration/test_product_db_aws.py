@@ -145,6 +145,8 @@ def test_security_groups_allow_functions_to_proxy_to_database_on_5432_and_nothin
         (db, "in", "tcp", 5432, 5432, proxy),
         (db, "out", *nothing),
         (endpoints, "in", "tcp", 443, 443, client),
+        (proxy, "out", "tcp", 443, 443, endpoints),  # the proxy reads the login through Secrets Manager's
+        (endpoints, "in", "tcp", 443, 443, proxy),
         (endpoints, "out", *nothing),
     }
 
@@ -174,7 +176,10 @@ def test_the_migration_runs_in_the_vpc_before_the_functions_that_need_the_schema
     assert migration["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["MigrateProductDb", "Arn"]}
     assert migration["Properties"]["SchemaVersion"] == str(MIGRATIONS[-1][0])
     endpoints = set(resources_of(template, "AWS::EC2::VPCEndpoint"))
-    assert set(migration["DependsOn"]) == {"ProductDbProxyTargetGroup", *endpoints}
+    # the route table associations too: removed first on a delete, the answer could not leave the VPC
+    associations = set(resources_of(template, "AWS::EC2::SubnetRouteTableAssociation"))
+    assert associations and set(migration["DependsOn"]) == {"ProductDbProxyTargetGroup", *endpoints, *associations}
+    assert migration["Properties"]["ServiceTimeout"] <= 900
     for logical_id in IN_VPC - {"MigrateProductDb"}:
         assert "ProductDbMigration" in resources[logical_id]["DependsOn"], logical_id
     assert "DependsOn" not in resources["MigrateProductDb"]

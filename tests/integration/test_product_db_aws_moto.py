@@ -125,7 +125,7 @@ def test_the_security_groups_admit_5432_only_along_the_chain(stack):
     assert ingress(client) == set()
     assert ingress(proxy) == {("tcp", 5432, 5432, client)}
     assert ingress(db) == {("tcp", 5432, 5432, proxy)}
-    assert ingress(endpoints) == {("tcp", 443, 443, client)}
+    assert ingress(endpoints) == {("tcp", 443, 443, client), ("tcp", 443, 443, proxy)}
 
 
 def test_the_endpoints_serve_the_private_subnets(stack):
