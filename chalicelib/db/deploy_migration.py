@@ -27,7 +27,9 @@ from chalicelib.db.migrate import MIGRATIONS, migrate
 from chalicelib.logs import logger
 
 PHYSICAL_ID = "product-db-schema"  # one schema per stack; a changed id would make CloudFormation delete it
-ANSWER_MARGIN_SECONDS = 10.0  # the answer leaves this long before Lambda's deadline
+ANSWER_TIMEOUT_SECONDS = 30.0
+# The answer leaves this long before Lambda's deadline: time for its PUT (and its timeout) to finish.
+ANSWER_MARGIN_SECONDS = ANSWER_TIMEOUT_SECONDS + 10.0
 RETRY_EVERY_SECONDS = 5.0
 
 
@@ -52,7 +54,7 @@ def answer(event: dict, status: str, reason: str, data: dict[str, str] | None = 
     }).encode()
     request = urllib.request.Request(event["ResponseURL"], data=body, method="PUT",
                                      headers={"Content-Type": "", "Content-Length": str(len(body))})
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_SECONDS) as response:
         response.read()
 
 
