@@ -22,7 +22,11 @@ from functools import lru_cache
 import boto3
 from botocore.config import Config
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# Handlers call one client from several threads (the invoice ingester's 16 conditional puts at once, the log
+# worker's chunk counting on 8): a pool smaller than that drops connections and opens new ones, each a TLS
+# handshake on AWS (botocore's default is 10). Locally the runner's concurrent invocations share the clients.
+MAX_POOL_CONNECTIONS = 64
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=MAX_POOL_CONNECTIONS)
 
 
 @lru_cache(maxsize=None)
