@@ -3,9 +3,12 @@
 It uses the distribution's binaries (Debian's postgresql package puts them in
 /usr/lib/postgresql/<version>/bin). initdb and postgres refuse to run as root,
 so when we are root they run as the `postgres` user, in a data directory that
-user owns. The server listens on 127.0.0.1 only, with password (SCRAM)
-authentication, as RDS would ask for, and no Unix socket (its path length and
-directory permissions are a portability trap we do not need).
+user owns and can reach: when it may not enter the directory we were given (a
+clone under a 0700 home, say), the data goes to a fresh directory under the
+temp dir for this run only, and the log stays where it was asked for. The
+server listens on 127.0.0.1 only, with password (SCRAM) authentication, as
+RDS would ask for, and no Unix socket (its path length and directory
+permissions are a portability trap we do not need).
 """
 import ctypes
 import glob
@@ -49,6 +52,27 @@ def _server_user() -> pwd.struct_passwd | None:
                            "(apt-get install -y postgresql creates it)") from None
 
 
+def _reaches(user: pwd.struct_passwd | None, path: Path) -> bool:
+    """Whether the server's user may enter and write `path`, every parent included. Asked of the kernel as
+    that user (test -w -x), because mode bits alone miss ACLs and supplementary groups."""
+    if user is None:
+        return True  # we are that user: where we cannot write, neither could our own log
+    result = subprocess.run(["test", "-d", str(path), "-a", "-w", str(path), "-a", "-x", str(path)],
+                            preexec_fn=_as(user, False), cwd="/", capture_output=True, timeout=30)
+    return result.returncode == 0
+
+
+def _scratch_root(user: pwd.struct_passwd | None) -> Path:
+    """A temp directory the server's user can reach: TMPDIR's, else /var/tmp or /tmp (world-writable, sticky)."""
+    candidates = [Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/tmp")]
+    for candidate in dict.fromkeys(candidates):
+        if _reaches(user, candidate):
+            return candidate
+    name = user.pw_name if user else "this user"
+    raise RuntimeError(f"{name} can write none of {', '.join(map(str, dict.fromkeys(candidates)))}: give it one "
+                       "as TMPDIR, or set LOCAL_POSTGRES_DIR to a directory it may enter")
+
+
 def _as(user: pwd.struct_passwd | None, die_with_parent: bool):
     def preexec():
         os.setsid()  # Ctrl-C reaches us, not the server: we stop it in order
@@ -69,8 +93,9 @@ class LocalPostgres:
     """One server process: `start()` (initdb on first use, then the migration is the caller's), `stop()`."""
 
     def __init__(self, base_dir: str | Path, port: int, bin_dir: Path | None = None, durable: bool = True):
-        self.base_dir = Path(base_dir)
+        self.base_dir = Path(base_dir).absolute()  # initdb and postgres run in another directory
         self.data_dir = self.base_dir / "data"
+        self.scratch_dir: Path | None = None  # the per-run data directory when base_dir is out of the server's reach
         self.log_path = self.base_dir / "server.log"
         self.port = port
         self.bin_dir = bin_dir or find_bin_dir()
@@ -86,8 +111,9 @@ class LocalPostgres:
                 "PRODUCT_DB_SSL": "disable"}
 
     def _run(self, args: list[str]) -> None:
+        # cwd where the server's user may be: initdb chdirs back to its working directory after finding itself
         result = subprocess.run(args, preexec_fn=_as(self.user, False), capture_output=True, text=True,
-                                cwd=self.base_dir, timeout=120)
+                                cwd=self.data_dir.parent, timeout=120)
         if result.returncode != 0:
             raise RuntimeError(f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
 
@@ -96,17 +122,37 @@ class LocalPostgres:
         if self.user is not None:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
 
+    def _place_data(self) -> None:
+        """Data under base_dir, kept between runs, when the server's user can reach it. Otherwise (root, and
+        a parent of base_dir that postgres may not enter) a fresh directory under the temp dir, owned by that
+        user and removed by stop(): initdb and postgres open their data directory as that user."""
+        if self.scratch_dir is not None or _reaches(self.user, self.base_dir):
+            return
+        self.scratch_dir = Path(tempfile.mkdtemp(prefix="catalog-pg-", dir=_scratch_root(self.user)))
+        self._own(self.scratch_dir)
+        self.data_dir = self.scratch_dir / "data"
+
     def start(self, timeout: float = 30) -> "LocalPostgres":
         if self.bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install -y postgresql); no initdb found")
-        self._own(self.base_dir)
+        self._own(self.base_dir)  # the log's directory (we write the log), and the data's when it is reachable
+        self._place_data()
+        try:
+            self._start(self.bin_dir, timeout)
+        except BaseException:
+            self.stop()  # a failed start leaves no server and no scratch directory behind
+            raise
+        return self
+
+    def _start(self, bin_dir: Path, timeout: float) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
-            with tempfile.NamedTemporaryFile("w", dir=self.base_dir, delete=False) as pwfile:
+            # The password file is read by initdb as the server's user, so it sits beside the data.
+            with tempfile.NamedTemporaryFile("w", dir=self.data_dir.parent, delete=False) as pwfile:
                 pwfile.write(PASSWORD + "\n")
             try:
                 if self.user is not None:
                     os.chown(pwfile.name, self.user.pw_uid, self.user.pw_gid)
-                self._run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", USER,
+                self._run([str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", USER,
                            f"--pwfile={pwfile.name}", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
                            "--no-sync"])
             finally:
@@ -117,17 +163,17 @@ class LocalPostgres:
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         log = open(self.log_path, "ab")
         try:
-            self.process = subprocess.Popen([str(self.bin_dir / "postgres"), "-D", str(self.data_dir), *settings],
+            self.process = subprocess.Popen([str(bin_dir / "postgres"), "-D", str(self.data_dir), *settings],
                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            preexec_fn=_as(self.user, True))
+                                            cwd=self.data_dir.parent, preexec_fn=_as(self.user, True))
         finally:
             log.close()
         self._wait_ready(timeout)
         self._create_database()
-        return self
 
     def _wait_ready(self, timeout: float) -> None:
         import pg8000.native
+        assert self.process is not None, "_wait_ready follows the Popen"
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -156,8 +202,17 @@ class LocalPostgres:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 15) -> None:
-        """Fast shutdown (SIGINT: open sessions are ended, nothing waits for clients), then harder if it hangs."""
-        if not self.running():
+        """Fast shutdown (SIGINT: open sessions are ended, nothing waits for clients), then harder if it hangs.
+        A per-run data directory goes with it."""
+        try:
+            self._stop_process(timeout)
+        finally:
+            if self.scratch_dir is not None:
+                shutil.rmtree(self.scratch_dir, ignore_errors=True)
+                self.scratch_dir, self.data_dir = None, self.base_dir / "data"
+
+    def _stop_process(self, timeout: float) -> None:
+        if self.process is None or self.process.poll() is not None:
             return
         for signum, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 5), (signal.SIGKILL, 5)):
             try:
@@ -173,13 +228,18 @@ class LocalPostgres:
 def start_if_selected(log_dir: Path, port: int, say, store: str | None = None) -> LocalPostgres | None:
     """`make run`'s step: with PRODUCT_STORE=postgres (given, else the stage's), a server under
     <log_dir>/postgres, migrated, its PRODUCT_DB_* put in os.environ (which chalice local and the
-    event runner both inherit). Its data stays there between runs; `make clean` removes it."""
+    event runner both inherit). Its data stays there between runs; `make clean` removes it. When the
+    postgres user cannot enter that directory (root, a clone under a 0700 directory) the data lives in
+    a directory under the temp dir for this run only, as the emulator's DynamoDB tables do."""
     if (store or os.environ.get("PRODUCT_STORE") or "dynamodb") != "postgres":
         return None
     base_dir = Path(os.environ.get("LOCAL_POSTGRES_DIR") or log_dir / "postgres")
     server = LocalPostgres(base_dir, port)
     say(f"starting PostgreSQL on {HOST}:{port} (data and log: {base_dir})")
     server.start()
+    if server.scratch_dir is not None:
+        say(f"PostgreSQL's data is in {server.data_dir} for this run only: the postgres user may not enter "
+            f"{base_dir} (LOCAL_POSTGRES_DIR chooses another place)")
     os.environ.update(server.environment)
     from chalicelib.db import connection, migrate
     connection.reset()
