@@ -1,0 +1,234 @@
+"""What the API answers, as pydantic models: the contract's response schemas.
+
+The request bodies already have models (NewProduct, NewOrder); the answers
+are plain dicts built by each service's `present`/`summary` function. These
+models describe those dicts for the OpenAPI document only: nothing validates
+an answer against them at run time. They are kept true from outside: the
+contract tests push real data through every flow and validate each answer
+against the generated document, and Schemathesis does the same against the
+running system. `extra="forbid"` (additionalProperties: false) is on purpose:
+a field a service starts answering without the contract saying so fails
+those tests instead of drifting silently.
+"""
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+# Optional fields are absent, never null, in these answers: `X | SkipJsonSchema[None] = None` documents
+# "may be missing" without also documenting a null the services never send.
+Money = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]{2}$", examples=["19.90"],
+                             description="Exact decimal string with two places (never a binary float)")]
+Timestamp = Annotated[str, Field(description="ISO 8601, UTC", examples=["2026-11-23T08:25:44.515Z"])]
+Cursor = Annotated[str | None, Field(description="Pass back as `next` for the following page; null on the last page")]
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorItem(_Answer):
+    field: str = Field(description="The field, parameter or header at fault (`items.0.quantity`, `limit`, `body`)")
+    problem: str
+
+
+class Error(_Answer):
+    """Every 4xx and 5xx answer of the app (chalicelib/http.py error_response, and Chalice's own 405/415/500)."""
+    Code: str = Field(examples=["ValidationError"])
+    Message: str
+    errors: list[ErrorItem] | SkipJsonSchema[None] = Field(
+        default=None, description="One entry per problem; absent when there is nothing to name")
+
+
+class ReportLocation(_Answer):
+    bucket: str
+    key: str
+
+
+# --- Catalog -------------------------------------------------------------------------------------------
+
+class ProductAccepted(_Answer):
+    id: str = Field(description="The product's id (a UUID; derived from Idempotency-Key when one is sent)")
+    status: Literal["PENDING"]
+
+
+class Product(_Answer):
+    id: str
+    name: str
+    price: Money
+    description: str | SkipJsonSchema[None] = None
+    sku: str | SkipJsonSchema[None] = None
+    category: str | SkipJsonSchema[None] = None
+    stock: int | SkipJsonSchema[None] = None
+    created_at: Timestamp
+    stored_at: Timestamp
+    report: ReportLocation = Field(description="The product's plain-text report in the reports bucket")
+
+
+class ProductPage(_Answer):
+    items: list[Product]
+    next: Cursor
+
+
+# --- Log batches ---------------------------------------------------------------------------------------
+
+LogStatus = Literal["splitting", "processing", "completed", "failed", "superseded"]
+
+
+class LogReport(_Answer):
+    status: Literal["Completo"]
+    batch_id: str
+    source: str
+    run_id: str
+    total_items: int
+    processed_items: int
+    unparsed_items: int
+    truncated_items: int
+    blank_lines: int
+    header_lines: int
+    by_level: dict[str, int]
+    by_status: dict[str, int]
+    started_at: Timestamp
+    completed_at: Timestamp
+    duration_seconds: float
+    unreadable: dict[str, str] | SkipJsonSchema[None] = None
+
+
+class LogReportLocation(ReportLocation):
+    content: LogReport
+
+
+class LogBatch(_Answer):
+    batch_id: str
+    run_id: str
+    source: str = Field(examples=["s3://input-logs/demo/app.log"])
+    status: LogStatus
+    started_at: Timestamp
+    lines_split: int
+    total_items: int | None = Field(description="Known once the splitter is done")
+    processed_items: int
+    progress: float | None = Field(ge=0, le=1)
+    unreadable: dict[str, str] | SkipJsonSchema[None] = None
+    failure_reason: str | SkipJsonSchema[None] = None
+    report: LogReportLocation | SkipJsonSchema[None] = None
+
+
+class LogLine(_Answer):
+    line: int
+    format: str
+    timestamp: str | SkipJsonSchema[None] = None
+    level: str | SkipJsonSchema[None] = None
+    status_code: int | SkipJsonSchema[None] = None
+    component: str | SkipJsonSchema[None] = None
+    message: str | SkipJsonSchema[None] = None
+    method: str | SkipJsonSchema[None] = None
+    path: str | SkipJsonSchema[None] = None
+    bytes_sent: int | SkipJsonSchema[None] = None
+    client: str | SkipJsonSchema[None] = None
+    details: dict[str, object] | SkipJsonSchema[None] = Field(
+        default=None, description="What only this line's format has (host, pid, logger, user_agent...)")
+    raw: str
+    truncated: bool | SkipJsonSchema[None] = None
+
+
+class LogLinePage(_Answer):
+    items: list[LogLine]
+    next: Cursor
+
+
+# --- Invoices ------------------------------------------------------------------------------------------
+
+class UploadProblem(_Answer):
+    row: int
+    field: str
+    problem: str
+
+
+class InvoiceUpload(_Answer):
+    key: str
+    source: str
+    run_id: str
+    status: Literal["processing", "completed", "failed", "superseded"]
+    rows: int
+    accepted: int
+    rejected: int
+    superseded: int
+    total_amount: Money
+    errors: list[UploadProblem] = Field(description="The first 100 problems in file order")
+    errors_not_shown: int
+    started_at: Timestamp
+    completed_at: Timestamp | None
+    duration_seconds: float | None
+    failure_reason: str | SkipJsonSchema[None] = None
+    report: ReportLocation | SkipJsonSchema[None] = None
+
+
+class InvoiceSource(_Answer):
+    bucket: str
+    key: str
+    row: int
+
+
+class Invoice(_Answer):
+    number: str
+    customer: str
+    amount: Money
+    issue_date: str = Field(description="ISO date", examples=["2025-10-15"])
+    customer_document: str | SkipJsonSchema[None] = None
+    description: str | SkipJsonSchema[None] = None
+    source: InvoiceSource
+    ingested_at: Timestamp
+
+
+class InvoicePage(_Answer):
+    items: list[Invoice]
+    next: Cursor
+
+
+# --- Orders --------------------------------------------------------------------------------------------
+
+OrderStatus = Literal["RECEIVED", "PROCESSING", "COMPLETED", "FAILED"]
+
+
+class OrderAccepted(_Answer):
+    orderId: str
+    status: OrderStatus = Field(description="RECEIVED, or where an earlier request with the same key got to")
+
+
+class OrderLine(_Answer):
+    productId: str
+    quantity: int
+    unitPrice: Money | None = Field(description="null until the worker prices it from the catalog")
+
+
+class OrderEvent(_Answer):
+    status: OrderStatus
+    at: Timestamp
+    reason: str | SkipJsonSchema[None] = None
+
+
+class Order(_Answer):
+    orderId: str
+    customerId: str
+    status: OrderStatus
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    items: list[OrderLine]
+    total: Money | None = Field(description="null while some item has no price yet")
+    history: list[OrderEvent]
+    notify: str | SkipJsonSchema[None] = None
+    failureReason: str | SkipJsonSchema[None] = None
+
+
+class OrderPage(_Answer):
+    items: list[Order]
+    next: Cursor
+
+
+class OpenApiDocument(BaseModel):
+    """This document (GET /openapi.json)."""
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+    info: dict
+    paths: dict
