@@ -9,6 +9,7 @@ from chalicelib.http import correlate_request, json_errors, json_response, locat
 from chalicelib.invoices.service import invoice_ingester, invoice_reader, invoice_upload_status
 from chalicelib.logbatch.service import log_batch_problem_lines, log_batch_status, log_splitter, log_worker
 from chalicelib.metrics import per_invocation
+from chalicelib.openapi import openapi_response
 from chalicelib.orders.service import order_sweeper, order_worker, orders
 from chalicelib.s3events import ignoring_test_events, uploaded_object
 from chalicelib.uploadfailures import record_upload_failure as record_failed_upload
@@ -155,6 +156,13 @@ def process_orders(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_orders(event):
     return order_sweeper().sweep()
+
+
+# --- The contract: OpenAPI 3.1 generated from these routes and the pydantic models (chalicelib/openapi) ---
+
+@app.route("/openapi.json", methods=["GET"])  # public, in every stage
+def get_openapi_document():
+    return openapi_response(app)
 
 
 # --- Product database schema (PRODUCT_STORE=postgres stages only) ----------------
