@@ -25,7 +25,8 @@ from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_ob
 from chalicelib.logbatch.parsing import is_header, normalise_level, parse_line, status_class
 from chalicelib.logbatch.repository import (LogRecords, MessageCounts, RunTracker, messages_per_chunk,
                                             problem_sets_of)
-from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor, parse_page_size
+from chalicelib.pagination import (bad_cursor, clip_texts, decode_cursor, encode_cursor, fitting,
+                                   parse_page_size)
 from chalicelib.logs import logger
 
 ACCEPTED_SUFFIXES = (".txt", ".jsonl", ".log")
@@ -428,7 +429,13 @@ def problem_lines(key: str | None, level: str | None, status: str | None, limit:
         next_cursor = {"chunk": found[-1][0], "line": found[-1][1]}
     ids = [f"{run['run_id']}#{line:09d}" for _, line in found]
     stored = records.get_many(ids)
-    items = [{k: v for k, v in stored[i].items() if k not in RECORD_INTERNALS} for i in ids if i in stored]
+    shown = [(place, clip_texts({k: v for k, v in stored[i].items() if k not in RECORD_INTERNALS}))
+             for place, i in zip(found, ids) if i in stored]
+    fit = fitting([item for _, item in shown])
+    if fit < len(shown):  # the page is full by bytes: the next one starts after its last line
+        next_cursor = {"chunk": shown[fit - 1][0][0], "line": shown[fit - 1][0][1]}
+        shown = shown[:fit]
+    items = [item for _, item in shown]
     return {"items": items, "next": encode_cursor(
         {"chunk": {"N": str(next_cursor["chunk"])}, "line": {"N": str(next_cursor["line"])},
          "etag": {"S": run["etag"]}}) if next_cursor else None}
