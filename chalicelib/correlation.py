@@ -18,7 +18,7 @@ invocation at a time, the two behave the same.
 """
 import uuid
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, TypeGuard
 
 from chalicelib.logs import logger
 
@@ -56,7 +56,7 @@ def new() -> str:
     return str(uuid.uuid4())
 
 
-def acceptable(value: Any) -> bool:
+def acceptable(value: Any) -> TypeGuard[str]:
     """A client's id is used only if it is 1-128 printable ASCII characters: it goes into headers and metadata."""
     return (isinstance(value, str) and 0 < len(value) <= MAX_HEADER_LENGTH and value.isascii()
             and value.isprintable() and bool(value.strip()))

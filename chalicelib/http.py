@@ -43,7 +43,9 @@ def location_of(request: Any, resource_id: str) -> str:
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         # Money and counts leave as exact strings/ints, never as binary floats.
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else str(value)
+        exponent = value.as_tuple().exponent  # 'n', 'N' or 'F' for NaN and the infinities, which leave as strings
+        return int(value) if value == value.to_integral_value() and isinstance(exponent, int) and exponent >= 0 \
+            else str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

@@ -17,7 +17,7 @@ def ignoring_test_events(handler: Callable[[dict, Any], Any]) -> Callable[[dict,
             logger.info("s3:TestEvent ignored", bucket=event.get("Bucket"))
             return None
         return handler(event, context)
-    lambda_handler.__wrapped__ = handler
+    lambda_handler.__wrapped__ = handler  # type: ignore[attr-defined]  # a function's attribute, as functools sets it
     return lambda_handler
 
 

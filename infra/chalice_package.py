@@ -25,7 +25,7 @@ def _record_s3_notification(self, resource, template):
 
 
 def main(argv: list[str]) -> int:
-    SAMTemplateGenerator._generate_s3bucketnotification = _record_s3_notification
+    SAMTemplateGenerator._generate_s3bucketnotification = _record_s3_notification  # type: ignore[method-assign]  # the point
     from chalice.cli import main as chalice_main
     sys.argv = ["chalice", *argv]
     return chalice_main()

@@ -236,6 +236,7 @@ class _CsvLines:
         self.record_bytes += MAX_RECORD_BYTES + 1 if raw is None else len(raw)
         if self.record_bytes > MAX_RECORD_BYTES:
             raise _RecordTooLong
+        assert raw is not None  # counted as too long just above
         return decode(raw)
 
     def _next_line(self) -> tuple[bytes | None, int]:
@@ -279,6 +280,7 @@ class CsvReader:
             yield self._row(line, fields, problem, lines.end_offset)
 
     def _row(self, line: int, fields: list[str] | None, problem: str | None, end_offset: int) -> Row:
+        assert self.columns is not None  # read from the header before the first row
         columns, width = self.columns, len(self.columns)
         if fields is None:
             return Row(line, None, end_offset, problem)
@@ -382,9 +384,10 @@ class JsonArrayReader:
         if self.wrapped:
             _close_object(cursor)
         # Read to the very end: trailing garbage is an error, and a .gz cut short is only seen there.
-        if cursor.significant() is not None:
+        trailing = cursor.significant()  # a look, not a read
+        if trailing is not None:
             where = "object" if self.wrapped else "array"
-            raise UnreadableFile(f"unexpected {_shown(cursor.significant())} after the {where}, at byte {cursor.offset}")
+            raise UnreadableFile(f"unexpected {_shown(trailing)} after the {where}, at byte {cursor.offset}")
 
     def _element(self, cursor: "_Cursor") -> Row:
         _expect_value(cursor)
@@ -566,15 +569,16 @@ class _ValueEnd:
             at, self.escaped = at + 1, False
         while at < len(chunk):
             if self.in_string:
-                at = self._string(chunk, at)
-                if at is None or (not self.in_string and self.depth == 0):
-                    return at
+                after = self._string(chunk, at)
+                if after is None or (not self.in_string and self.depth == 0):
+                    return after
+                at = after
                 continue
-            at = self._next_interesting(chunk, at)
-            if at is None:
+            interesting = self._next_interesting(chunk, at)
+            if interesting is None:
                 return None
-            byte = chunk[at]
-            at += 1
+            byte = chunk[interesting]
+            at = interesting + 1
             if byte == ord('"'):
                 self.in_string = True
             elif byte in b"[{":
@@ -589,7 +593,7 @@ class _ValueEnd:
 
     def _next_interesting(self, chunk: bytes, at: int) -> int | None:
         if self.depth:
-            at = _PLAIN_IN_CONTAINER.match(chunk, at).end()
+            at = _PLAIN_IN_CONTAINER.match(chunk, at).end()  # type: ignore[union-attr]  # it matches the empty string
             return at if at < len(chunk) else None
         match = _AT_TOP.search(chunk, at)
         return match.start() if match else None

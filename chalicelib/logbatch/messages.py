@@ -76,7 +76,7 @@ def encode(run_id: str, batch_id: str, seq: int, per_chunk: int, lines: list[tup
     while len(body.encode("utf-8")) > MAX_MESSAGE_BYTES:
         if len(entries) != 1:
             raise ValueError("several lines do not fit in one message; send fewer per message")
-        text = entries[0]["text"]
+        text = str(entries[0]["text"])
         entries = [{"number": entries[0]["number"], "text": text[: len(text) // 2], "truncated": True}]
         body = _encode(run_id, batch_id, seq, per_chunk, entries, received_at)
     return body

@@ -37,7 +37,7 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.adapters.dynamo import batch_put, from_item, to_item
 from chalicelib.clock import iso_from_epoch
-from chalicelib.streaming.runs import RUN, RunLeases
+from chalicelib.streaming.runs import RunLeases
 
 CHUNK_LINES = 100          # lines per chunk (the splitter turns it into messages per chunk)
 SECTION_CHUNKS = 100       # chunks per section: the RUN item takes one update per 10,000 lines
@@ -103,7 +103,9 @@ class CountResult:
 
 def _add_expression(counters: Counter, sets: dict[str, set[int]]) -> tuple[str, dict, dict]:
     """`ADD` of counters and number sets, with attribute names and values placeholders."""
-    names, values, parts = {}, {}, []
+    names: dict[str, str] = {}
+    values: dict[str, dict] = {}
+    parts: list[str] = []
     for i, name in enumerate(sorted(counters)):
         names[f"#c{i}"] = name
         values[f":c{i}"] = {"N": str(counters[name])}
@@ -215,7 +217,7 @@ class RunTracker(RunLeases):
 
         # Chunks are separate items (and partitions): count them side by side, not one call after another.
         with ThreadPoolExecutor(min(8, max(1, len(chunks))), thread_name_prefix="log-count") as pool:
-            list(pool.map(lambda entry: count_or_fail(*entry[0], entry[1]), sorted(chunks.items())))
+            list(pool.map(lambda entry: count_or_fail(entry[0][0], entry[0][1], entry[1]), sorted(chunks.items())))
         return result
 
     @staticmethod
@@ -268,7 +270,8 @@ class RunTracker(RunLeases):
         expression, names, values = _add_expression(counters, {})
         names.update({"#rolled_sections": "rolled_sections", "#pk": "pk"})
         values.update({":section": {"N": str(section)}, ":section_set": {"NS": [str(section)]}})
-        run = self._conditional_update(self._key(run_id), _and_add(expression, "#rolled_sections :section_set"), names, values,
+        run = self._conditional_update(self._key(run_id), _and_add(expression, "#rolled_sections :section_set"),
+                                       names, values,
                                        "attribute_exists(#pk) AND NOT contains(#rolled_sections, :section)")
         result.runs[run_id] = run if run is not None else self.get(run_id)
 
@@ -290,6 +293,7 @@ class RunTracker(RunLeases):
             {"#expected": "expected", "#ttl": "ttl"},
             {":n": {"N": str(messages - last_chunk * per_chunk)},
              ":ttl": {"N": str(int(self.now() + CHUNK_TTL_SECONDS))}})
+        assert section is not None and chunk is not None  # no condition: neither update can be refused
         if self._complete(chunk, "slots"):
             self._roll_chunk(run_id, last_chunk, chunk, result)
         elif self._complete(section, "rolled"):
