@@ -1,10 +1,11 @@
 """AsyncCatalog: the table of contents. Each handler parses its event and calls one service."""
-from chalice import Chalice, Rate
+from chalice import AuthResponse, Chalice, Rate
 
 from chalicelib import settings
 from chalicelib.batch import process_batch, report_batch_failures, report_each_failure
 from chalicelib.catalog.service import catalog
 from chalicelib.catalog.stores import product_store_name
+from chalicelib.identity import CUSTOMERS, allowing, token_verifier
 from chalicelib.http import correlate_request, json_errors, json_response, location_of, parse_json_object
 from chalicelib.invoices.service import invoice_ingester, invoice_reader, invoice_upload_status
 from chalicelib.logbatch.service import log_batch_problem_lines, log_batch_status, log_splitter, log_worker
@@ -21,25 +22,43 @@ app.register_middleware(per_invocation, "all")
 app.register_middleware(correlate_request, "http")
 
 
+# --- Identity: every route but the catalog's reads needs the user pool's ID token -----------------------
+# A custom authorizer, so that `chalice local` and the tests run the very check API Gateway runs on AWS.
+
+@app.authorizer(ttl_seconds=settings.authorizer_cache_seconds())
+def verify_token(auth_request):
+    caller = token_verifier().caller(auth_request.token)  # raises "Unauthorized": API Gateway's 401
+    return AuthResponse(routes=["*"], principal_id=caller.sub, context=caller.context())
+
+
+def current_request():
+    return app.current_request
+
+
+operators = allowing(current_request)  # the operators group only
+operators_or_customers = allowing(current_request, CUSTOMERS)
+
+
 # --- Catalog -----------------------------------------------------------------
 
-@app.route("/products", methods=["POST"])
+@app.route("/products", methods=["POST"], authorizer=verify_token)
 @json_errors
-def create_product():
+@operators
+def create_product(caller):
     request = app.current_request
     accepted = catalog().accept(parse_json_object(request.raw_body),
-                                idempotency_key=request.headers.get("idempotency-key"))
+                                idempotency_key=request.headers.get("idempotency-key"), caller=caller.sub)
     return json_response(accepted, status_code=202, headers={"Location": location_of(request, accepted["id"])})
 
 
-@app.route("/products", methods=["GET"])
+@app.route("/products", methods=["GET"])  # public: the catalog is for everyone to read
 @json_errors
 def list_products():
     params = app.current_request.query_params or {}
     return json_response(catalog().list(params.get("limit"), params.get("next")))
 
 
-@app.route("/products/{product_id}", methods=["GET"])
+@app.route("/products/{product_id}", methods=["GET"])  # public
 @json_errors
 def get_product(product_id):
     return json_response(catalog().get(product_id))
@@ -71,16 +90,18 @@ def process_log_lines(event):
     return process_batch(event, log_worker().process, flow="LogMessages")
 
 
-@app.route("/log-batches", methods=["GET"])
+@app.route("/log-batches", methods=["GET"], authorizer=verify_token)
 @json_errors
-def get_log_batch():
+@operators
+def get_log_batch(caller):
     params = app.current_request.query_params or {}
     return json_response(log_batch_status(params.get("key")))
 
 
-@app.route("/log-batches/lines", methods=["GET"])
+@app.route("/log-batches/lines", methods=["GET"], authorizer=verify_token)
 @json_errors
-def list_log_batch_lines():
+@operators
+def list_log_batch_lines(caller):
     return json_response(log_batch_problem_lines(app.current_request.query_params or {}))
 
 
@@ -105,47 +126,56 @@ def continue_invoice_ingest(event):
                                  flow="InvoiceIngest")
 
 
-@app.route("/invoice-uploads", methods=["GET"])
+@app.route("/invoice-uploads", methods=["GET"], authorizer=verify_token)
 @json_errors
-def get_invoice_upload():
+@operators
+def get_invoice_upload(caller):
     params = app.current_request.query_params or {}
     return json_response(invoice_upload_status(params.get("key")))
 
 
-@app.route("/invoices", methods=["GET"])
+@app.route("/invoices", methods=["GET"], authorizer=verify_token)
 @json_errors
-def list_invoices():
+@operators
+def list_invoices(caller):
     return json_response(invoice_reader().list(app.current_request.query_params or {}))
 
 
-@app.route("/invoices/{number}", methods=["GET"])
+@app.route("/invoices/{number}", methods=["GET"], authorizer=verify_token)
 @json_errors
-def get_invoice(number):
-    return json_response(invoice_reader().get(number))
+@operators
+def get_invoice(number, caller):
+    # ?issuer= and ?series= choose among invoices sharing the number; only operators see the full document.
+    return json_response(invoice_reader().get(number, app.current_request.query_params or {},
+                                              reveal_documents=caller.is_operator))
 
 
 # --- Orders ------------------------------------------------------------------
 
-@app.route("/orders", methods=["POST"])
+@app.route("/orders", methods=["POST"], authorizer=verify_token)
 @json_errors
-def create_order():
+@operators_or_customers
+def create_order(caller):
     request = app.current_request
     accepted = orders().accept(parse_json_object(request.raw_body),
-                               idempotency_key=request.headers.get("idempotency-key"))
+                               idempotency_key=request.headers.get("idempotency-key"), caller=caller)
     return json_response(accepted, status_code=202, headers={"Location": location_of(request, accepted["orderId"])})
 
 
-@app.route("/orders", methods=["GET"])
+@app.route("/orders", methods=["GET"], authorizer=verify_token)
 @json_errors
-def list_orders():
+@operators_or_customers
+def list_orders(caller):
     params = app.current_request.query_params or {}
-    return json_response(orders().list(params.get("customerId"), params.get("limit"), params.get("next")))
+    return json_response(orders().list(params.get("customerId"), params.get("limit"), params.get("next"),
+                                       caller=caller))
 
 
-@app.route("/orders/{order_id}", methods=["GET"])
+@app.route("/orders/{order_id}", methods=["GET"], authorizer=verify_token)
 @json_errors
-def get_order(order_id):
-    return json_response(orders().get(order_id))
+@operators_or_customers
+def get_order(order_id, caller):
+    return json_response(orders().get(order_id, caller=caller))
 
 
 @app.on_sqs_message(queue=settings.orders_queue(), batch_size=10)

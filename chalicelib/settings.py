@@ -109,6 +109,60 @@ def order_notifications_topic_arn() -> str | None:
     return os.environ.get("ORDER_NOTIFICATIONS_TOPIC_ARN") or None
 
 
+def user_pool_id() -> str:
+    """The Cognito user pool whose ID tokens the API accepts: the template's Ref, or the local runtime's pool."""
+    return setting("COGNITO_USER_POOL_ID")
+
+
+def user_pool_client_id() -> str:
+    """The pool's app client: a token issued to another client is refused (its `aud`)."""
+    return setting("COGNITO_APP_CLIENT_ID")
+
+
+def user_pool_issuer() -> str:
+    """Cognito's issuer for the pool; the region is the pool id's prefix (`us-east-1_abc`)."""
+    pool = user_pool_id()
+    return f"https://cognito-idp.{pool.split('_', 1)[0]}.amazonaws.com/{pool}"
+
+
+def user_pool_jwks_url() -> str:
+    """Where the pool's signing keys are published: on the emulator's endpoint locally, as boto3 finds it."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_COGNITO_IDP") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        return f"{endpoint.rstrip('/')}/{user_pool_id()}/.well-known/jwks.json"
+    return f"{user_pool_issuer()}/.well-known/jwks.json"
+
+
+def authorizer_cache_seconds() -> int:
+    """How long API Gateway may reuse the authorizer's answer for one token (read when app.py is imported).
+
+    0 by default: a cached answer outlives the token's expiry by up to this long, and an expired token must
+    be refused. A stage may trade that for fewer authorizer invocations.
+    """
+    return int(setting("AUTHORIZER_CACHE_SECONDS", "0"))
+
+
+def idempotency_keys_table() -> str:
+    return setting("IDEMPOTENCY_KEYS_TABLE_NAME")
+
+
+def idempotency_key_hours() -> int:
+    """How long a caller's Idempotency-Key names its resource and remembers its body (Stripe keeps 24 h)."""
+    return int(setting("IDEMPOTENCY_KEY_HOURS", "24"))
+
+
 def orders_max_receive_count() -> int:
     """The orders queue's maxReceiveCount: the worker marks an order FAILED on its last attempt."""
     return int(setting("ORDERS_MAX_RECEIVE_COUNT", "5"))
+
+
+def invoice_default_issuer() -> str | None:
+    """The CNPJ of the stage's own company: the issuer of an invoice row that names none. Unset or empty:
+    no default, and such rows are rejected (better than filing them under a made-up issuer)."""
+    return os.environ.get("INVOICE_DEFAULT_ISSUER") or None
+
+
+def invoice_retention_years() -> int:
+    """Whole years an invoice is kept after the end of its issue year, then expired by DynamoDB's TTL
+    (default 5, the least Brazil's tax code allows; chalicelib/invoices/service.py refuses fewer)."""
+    return int(setting("INVOICE_RETENTION_YEARS", "5"))

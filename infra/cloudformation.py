@@ -1,15 +1,15 @@
 """CloudFormation for `chalice package`: the resources Chalice does not create, and what it cannot set.
 
 Chalice creates no queues, tables, buckets or topics, and (1.34) cannot turn on
-ReportBatchItemFailures, on-failure destinations, alarms or API keys. `package`
+ReportBatchItemFailures, on-failure destinations or alarms. `package`
 runs `chalice package --merge-template` with `resource_template` (everything
 built from infra/resources.py alone: it also deploys as a stack of its own,
 which is how tests prove it on moto, whose CloudFormation has no SAM
 transform), then edits the generated SAM template where the functions and the
 API are needed: SQS event sources (ReportBatchItemFailures, queues by GetAtt),
 S3 notifications, function names, suffixed bucket names and policies,
-on-failure destinations, worker alarms, the dashboard, the API key for
-writes, X-Ray on the API when the stage traces (Chalice's `xray` sets the
+on-failure destinations, worker alarms, the dashboard, the user pool and
+the gateway's refusals (infra/identity.py), X-Ray on the API when the stage traces (Chalice's `xray` sets the
 functions' tracing itself, not the API's), and on a postgres stage the
 database, its network and the functions placed in it (infra/product_db.py).
 
@@ -29,11 +29,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from infra import product_db
+from infra import identity, product_db
 from infra.resources import RESOURCES, Bucket, Queue, Table, Topic
 from infra.stage import PROJECT_DIR, Stage, dlq_name
 from infra.chalice_package import METADATA_KEY
 from infra.provision import table_params
+from infra import hardening
 
 
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
@@ -43,8 +44,6 @@ ALARM_PERIOD = 300
 UPLOAD_RETRY_ATTEMPTS = 2
 UPLOAD_EVENT_MAX_AGE_SECONDS = 3600
 UPLOAD_FAILURE_DESTINATION = "UploadFailuresQueue"
-WRITE_METHODS = {"post", "put", "patch", "delete"}
-API_KEY_SECURITY = "api_key"
 
 
 def template_name(stage: Stage, logical_id: str):
@@ -98,13 +97,14 @@ def resource_template(stage: Stage, app) -> dict:
         name = template_name(stage, logical_id)
         if isinstance(resource, Queue):
             queue_properties = {"SqsManagedSseEnabled": True, "MaximumMessageSize": resource.max_message_bytes}
+            # Retained like tables and buckets: deleting or replacing the stack never drops waiting messages.
             resources[f"{logical_id}Dlq"] = {
-                "Type": "AWS::SQS::Queue",
+                "Type": "AWS::SQS::Queue", **RETAIN,
                 "Properties": {"QueueName": dlq_name(name), **queue_properties,
                                "MessageRetentionPeriod": resource.dlq_retention_seconds},
             }
             resources[logical_id] = {
-                "Type": "AWS::SQS::Queue",
+                "Type": "AWS::SQS::Queue", **RETAIN,
                 "Properties": {
                     "QueueName": name, **queue_properties,
                     "MessageRetentionPeriod": resource.retention_seconds,
@@ -133,8 +133,8 @@ def resource_template(stage: Stage, app) -> dict:
             resources[logical_id] = {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": params}
             outputs[f"{logical_id}Name"] = {"Value": {"Ref": logical_id}}
         elif isinstance(resource, Bucket):
-            resources[logical_id] = {"Type": "AWS::S3::Bucket", **RETAIN, "Properties": bucket_properties(
-                name, resource, settings)}
+            resources[logical_id] = {"Type": "AWS::S3::Bucket", **RETAIN, "Properties": hardening.log_bucket_access(
+                bucket_properties(name, resource, settings), stage, logical_id)}
             resources[f"{logical_id}Policy"] = {"Type": "AWS::S3::BucketPolicy", "Properties": {
                 "Bucket": {"Ref": logical_id},
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
@@ -146,9 +146,14 @@ def resource_template(stage: Stage, app) -> dict:
             }}
             outputs[f"{logical_id}Name"] = {"Value": {"Ref": logical_id}}
         elif isinstance(resource, Topic):
-            resources[logical_id] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}}
+            resources[logical_id] = {"Type": "AWS::SNS::Topic",
+                                     "Properties": hardening.encrypt_topic({"TopicName": name}, resource)}
             outputs[f"{logical_id}Arn"] = {"Value": {"Ref": logical_id}}
-    resources[ALARM_TOPIC] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{prefix}-alarms"}}
+    # Encrypted with the topics' key, whose policy lets CloudWatch publish to this topic alone.
+    resources[ALARM_TOPIC] = {"Type": "AWS::SNS::Topic", "Properties": hardening.encrypt_topic(
+        {"TopicName": hardening.alarm_topic_name(stage)})}
+    resources.update(hardening.topics_key(stage))
+    resources.update(hardening.access_logs(stage))  # the upload buckets' S3 access logs, where the stage keeps them
     resources[f"{ALARM_TOPIC}Email"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
                                         "Properties": {"TopicArn": {"Ref": ALARM_TOPIC}, "Protocol": "email",
                                                        "Endpoint": {"Ref": "AlarmEmail"}}}
@@ -300,6 +305,8 @@ def add_worker_alarms(template: dict, stage: Stage) -> None:
     for logical_id, function in functions(template).items():
         if function == "api_handler":  # its failures are the API's 5xx, alarmed on their rate
             continue
+        if function == identity.AUTHORIZER:  # it "fails" with Unauthorized for every refused token: a 401
+            continue
         template["Resources"][f"{logical_id}ErrorsAlarm"] = alarm(
             f"{stage.lambda_function_name(function)}-errors",
             f"{function} raised: a batch it could not process at all, or an upload it could not read",
@@ -343,43 +350,16 @@ def add_dashboard(template: dict, stage: Stage) -> None:
     }}
 
 
-def protect_writes(template: dict, stage: Stage) -> list[str]:
-    """Throttle the API stage; with api_key_required_for_writes, writes need a key of the stage's usage plan.
+def throttle_api(template: dict, stage: Stage) -> None:
+    """Throttle the API stage as a whole (the stage's rate and burst).
 
-    Chalice sets api_key_required only per route in app.py; the template's OpenAPI is edited instead, so the
-    stage decides. Returns the protected operations ("POST /products")."""
+    Callers are known by their ID tokens (infra/identity.py), not by API keys: the static write key is gone,
+    and so are usage plans, which throttle per key and would throttle nobody in particular here."""
     settings = stage.settings
     api = template["Resources"]["RestAPI"]["Properties"]
-    throttle = {"ThrottlingRateLimit": settings.api_throttle_rate_limit,
-                "ThrottlingBurstLimit": settings.api_throttle_burst_limit}
-    api["MethodSettings"] = [{"ResourcePath": "/*", "HttpMethod": "*", **throttle}]
-    if not settings.api_key_required_for_writes:
-        return []
-    definition = api["DefinitionBody"]
-    definition.setdefault("securityDefinitions", {})[API_KEY_SECURITY] = {
-        "type": "apiKey", "name": "x-api-key", "in": "header"}
-    protected = []
-    for path, operations in definition["paths"].items():
-        for method, operation in operations.items():
-            if method in WRITE_METHODS:
-                operation["security"] = [{API_KEY_SECURITY: []}]
-                protected.append(f"{method.upper()} {path}")
-    prefix = f"{stage.app_name}-{stage.name}"
-    template["Resources"].update({
-        "WriteApiKey": {"Type": "AWS::ApiGateway::ApiKey", "Properties": {
-            "Name": f"{prefix}-writes", "Enabled": True,
-            "Description": "Sent as x-api-key on POST /products and POST /orders"}},
-        "WriteUsagePlan": {"Type": "AWS::ApiGateway::UsagePlan", "Properties": {
-            "UsagePlanName": f"{prefix}-writes",
-            "ApiStages": [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}],
-            "Throttle": {"RateLimit": settings.api_throttle_rate_limit,
-                         "BurstLimit": settings.api_throttle_burst_limit}}},
-        "WriteUsagePlanKey": {"Type": "AWS::ApiGateway::UsagePlanKey", "Properties": {
-            "KeyId": {"Ref": "WriteApiKey"}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": "WriteUsagePlan"}}},
-    })
-    template.setdefault("Outputs", {})["WriteApiKeyId"] = {
-        "Description": "aws apigateway get-api-key --include-value --api-key <this>", "Value": {"Ref": "WriteApiKey"}}
-    return protected
+    api["MethodSettings"] = [{"ResourcePath": "/*", "HttpMethod": "*",
+                              "ThrottlingRateLimit": settings.api_throttle_rate_limit,
+                              "ThrottlingBurstLimit": settings.api_throttle_burst_limit}]
 
 
 def trace(template: dict, stage: Stage) -> bool:
@@ -407,9 +387,11 @@ def finish(template: dict, stage: Stage, app) -> dict:
     add_upload_failure_destinations(template, s3_functions)
     add_worker_alarms(template, stage)
     add_dashboard(template, stage)
-    protect_writes(template, stage)
+    throttle_api(template, stage)
+    identity.add_identity(template, stage)
     trace(template, stage)
     product_db.place_functions(template, stage, app, functions(template))
+    hardening.harden(template, stage, functions(template))  # log groups, access logs, SQS concurrency caps
     return template
 
 

@@ -15,6 +15,12 @@ may read that database's secret and manage its VPC network interfaces (the
 template then names the secret, subnets and security group; the file, which
 cannot know them, names their kind), and a function traced by X-Ray (Chalice's
 `xray`) may send segments.
+
+A function that publishes to a KMS-encrypted topic (a Topic with a `key`) may
+also use that key, as SNS does with the publisher's own credentials when it
+encrypts the message: kms:GenerateDataKey and kms:Decrypt, only under the
+encryption context SNS sets for that topic (its ARN). The template names the
+stack's key; the file, which cannot know its id, any key, still for that topic only.
 """
 import json
 from pathlib import Path
@@ -34,6 +40,8 @@ VALID = {
     Bucket: {"GetObject", "ListBucket", "PutObject"},
     Topic: {"Publish"},
 }
+# What SNS does with the publisher's credentials on the topic's key when it encrypts a published message.
+TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 # Bucket actions on the bucket itself rather than on its objects.
 BUCKET_LEVEL = {"ListBucket"}
 # What Lambda does with the role of a function in a VPC (the actions of AWSLambdaVPCAccessExecutionRole).
@@ -75,6 +83,8 @@ def function_grants(stage: Stage, app) -> dict[str, dict[str, set[str]]]:
         grants.setdefault(source.name, {})
     for function in app.pure_lambda_functions:  # @app.lambda_function: invoked, not triggered
         grants.setdefault(function.name, {})
+    for authorizer in app.builtin_auth_handlers:  # @app.authorizer: its own Lambda, invoked by API Gateway
+        grants.setdefault(authorizer.name, {})
     for function, by_resource in GRANTS.items():
         for logical_id, actions in by_resource.items():
             invalid = set(actions) - VALID[type(RESOURCES[logical_id])]
@@ -123,12 +133,22 @@ def policy_document(stage: Stage, function: str, access: dict[str, set[str]], cf
                     "Action": [f"{service}:{a}" for a in actions],
                     "Resource": resources,
                 })
+        if isinstance(resource, Topic) and resource.key and "Publish" in access[logical_id]:
+            statements.append(topic_key_statement(logical_id, resource.key, arns, cfn))
     if stage.has_product_database and function in product_database_functions():
         statements += product_database_statements(stage, cfn)
     if stage.xray(function):
         # Lambda's active tracing sends the function's segments with its role.
         statements.append({"Sid": "XRayTracing", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": ["*"]})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def topic_key_statement(topic: str, key: str, topic_arns: list, cfn: bool = False) -> dict:
+    """The topic's KMS key, for publishing to that topic alone (the encryption context SNS sets names it)."""
+    key_arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:kms:${{AWS::Region}}:${{AWS::AccountId}}:key/${{{key}}}"} \
+        if cfn else "arn:aws:kms:*:*:key/*"
+    return {"Sid": f"{topic}Key", "Effect": "Allow", "Action": list(TOPIC_KEY_ACTIONS), "Resource": [key_arn],
+            "Condition": {"StringLike": {"kms:EncryptionContext:aws:sns:topicArn": topic_arns}}}
 
 
 def product_database_statements(stage: Stage, cfn: bool = False) -> list[dict]:
@@ -193,7 +213,8 @@ def problems(stage: Stage, app, directory: Path | None = None) -> list[str]:
             found.append(f"stage {stage.name}: lambda_functions.{function}.iam_policy_file "
                          f"should be {policy_filename(stage, function)!r}, not {configured!r}")
     defined = {"api_handler", *(source.name for source in app.event_sources),
-               *(function.name for function in app.pure_lambda_functions)}
+               *(function.name for function in app.pure_lambda_functions),
+               *(authorizer.name for authorizer in app.builtin_auth_handlers)}
     for function in sorted(set(GRANTS) - defined):
         found.append(f"infra/resources.py grants {function}, which app.py does not define")
     if stage.config.get("autogen_policy", True) is not False:

@@ -9,7 +9,7 @@ import json
 
 import boto3
 
-from infra.resources import RESOURCES, Bucket, Queue, Table, Topic
+from infra.resources import RESOURCES, USER_POOL, Bucket, Queue, Table, Topic
 from infra.stage import Stage, dlq_name
 
 
@@ -80,3 +80,28 @@ def provision(stage: Stage, app, session: boto3.session.Session | None = None) -
         elif isinstance(resource, Topic):
             created[logical_id] = sns.create_topic(Name=name)["TopicArn"]
     return created
+
+
+def provision_user_pool(stage: Stage, session: boto3.session.Session | None = None) -> dict[str, str]:
+    """The stage's user pool, its app client and groups (created, or found by name); the settings naming them.
+
+    What it returns (COGNITO_USER_POOL_ID, COGNITO_APP_CLIENT_ID) is what the template sets on the authorizer
+    on AWS: the caller puts it in the app's environment.
+    """
+    cognito = (session or boto3.session.Session()).client("cognito-idp")
+    name = stage.environment[USER_POOL.env]
+    pools = [p for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+             for p in page["UserPools"] if p["Name"] == name]
+    pool_id = pools[0]["Id"] if pools else cognito.create_user_pool(
+        PoolName=name, AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})["UserPool"]["Id"]
+    clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+    client_id = clients[0]["ClientId"] if clients else cognito.create_user_pool_client(
+        UserPoolId=pool_id, ClientName=f"{name}-api", GenerateSecret=False,
+        ExplicitAuthFlows=list(USER_POOL.auth_flows),
+        IdTokenValidity=USER_POOL.id_token_minutes, TokenValidityUnits={"IdToken": "minutes"},
+    )["UserPoolClient"]["ClientId"]
+    existing = {g["GroupName"] for g in cognito.list_groups(UserPoolId=pool_id)["Groups"]}
+    for group in USER_POOL.groups:
+        if group not in existing:
+            cognito.create_group(UserPoolId=pool_id, GroupName=group)
+    return {USER_POOL.id_env: pool_id, USER_POOL.client_env: client_id}

@@ -42,6 +42,13 @@ class Bucket:
 @dataclass(frozen=True)
 class Topic:
     env: str
+    # The logical id of the customer-managed KMS key that encrypts its messages at rest (the template creates
+    # it: infra/hardening.py); its publishers are granted the key for this topic only (infra/iam.py).
+    key: str | None = None
+
+
+# The key of the encrypted topics, the alarm topic's too (docs/operations.md says why it is customer-managed).
+TOPICS_KEY = "TopicsKey"
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,23 @@ class Database:
     replaces: str  # the logical id of the table it stands in for: its users are the functions granted on that
     migrate_function: str  # the Lambda that applies chalicelib/db/migrate.py when a deploy changes the schema
     port: int = 5432
+
+
+@dataclass(frozen=True)
+class UserPool:
+    """The Cognito user pool whose ID tokens the API accepts (chalicelib/identity.py), with its one app client.
+
+    Not in RESOURCES: it is not a per-function grant (the authorizer only reads the pool's public keys, over
+    HTTPS, and nothing calls Cognito's API at run time). The template creates it (infra/identity.py); the local
+    runtime creates it in the emulator with demo users (local_runtime/identity.py).
+    """
+    env: str  # the pool's name (a stage setting)
+    id_env: str  # where the authorizer finds the pool's id: the template's Ref, or the local runtime's pool
+    client_env: str  # ... and its app client's id
+    groups: tuple[str, ...]
+    # USER_PASSWORD_AUTH lets scripts and tests log in with a username and a password; refresh tokens renew.
+    auth_flows: tuple[str, ...] = ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
+    id_token_minutes: int = 60
 
 
 Resource = Queue | Table | Bucket | Topic
@@ -77,18 +101,25 @@ RESOURCES: dict[str, Resource] = {
     "LogBatchesTable": Table(env="LOG_BATCHES_TABLE_NAME", hash_key="pk", range_key="sk", ttl_attribute="ttl"),
     "InvoicesBucket": Bucket(env="INVOICES_BUCKET_NAME", versioned=True, expires="inputs"),
     "InvoiceIngestQueue": Queue(env="INVOICE_INGEST_QUEUE_NAME"),
-    "InvoicesTable": Table(env="INVOICES_TABLE_NAME", hash_key="number",
-                           indexes={"customer-index": ("customer", "issue_date")}),
+    # An invoice is its number and `<issuer CNPJ>#<series>`: GET /invoices/{number} queries one partition.
+    # expires_at: fiscal retention (INVOICE_RETENTION_YEARS), then DynamoDB deletes it (docs/invoices.md).
+    "InvoicesTable": Table(env="INVOICES_TABLE_NAME", hash_key="number", range_key="issuer_series",
+                           indexes={"customer-index": ("customer", "issue_date")}, ttl_attribute="expires_at"),
     "InvoiceUploadsTable": Table(env="INVOICE_UPLOADS_TABLE_NAME", hash_key="pk", range_key="sk"),
     "OrdersQueue": Queue(env="ORDERS_QUEUE_NAME"),
     "OrdersTable": Table(env="ORDERS_TABLE_NAME", hash_key="orderId",
                          # pending-index is sparse: only orders not yet finished are in it (the sweep's work list).
                          indexes={"customer-index": ("customerId", "createdAt"),
                                   "pending-index": ("pendingShard", "pendingSince")}),
-    "OrderNotificationsTopic": Topic(env="ORDER_NOTIFICATIONS_TOPIC_NAME"),
+    "OrderNotificationsTopic": Topic(env="ORDER_NOTIFICATIONS_TOPIC_NAME", key=TOPICS_KEY),
+    # Each Idempotency-Key's first request (POST /products, POST /orders), kept a day (chalicelib/idempotency.py).
+    "IdempotencyKeysTable": Table(env="IDEMPOTENCY_KEYS_TABLE_NAME", hash_key="id", ttl_attribute="ttl"),
     # The on-failure destination of the S3-invoked readers: Lambda sends the events it gave up on here.
     "UploadFailuresQueue": Queue(env="UPLOAD_FAILURES_QUEUE_NAME"),
 }
+
+USER_POOL = UserPool(env="USER_POOL_NAME", id_env="COGNITO_USER_POOL_ID", client_env="COGNITO_APP_CLIENT_ID",
+                     groups=("operators", "customers"))
 
 # The products' PostgreSQL store (PRODUCT_STORE=postgres): it replaces ProductTable on such a stage.
 PRODUCT_DATABASE = Database(store="postgres", name="catalog", master_username="catalog",
@@ -109,8 +140,10 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "ProcessedLogsTable": ("BatchGetItem",),  # a batch's problem lines
         "InvoicesTable": ("GetItem", "Query", "Scan"),  # /invoices without customer filters a scan
         "InvoiceUploadsTable": ("GetItem", "Query"),
-        "OrdersTable": ("GetItem", "PutItem", "Query"),
+        "OrdersTable": ("GetItem", "PutItem", "Query", "Scan"),  # an operator's GET /orders with no customer scans
         "OrdersQueue": ("GetQueueUrl", "SendMessage"),
+        # The first request of each caller's Idempotency-Key (a conditional put; a retry reads it back).
+        "IdempotencyKeysTable": ("GetItem", "PutItem"),
     },
     "process_product_queue": {
         "ProductTable": ("GetItem", "PutItem"),

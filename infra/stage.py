@@ -3,7 +3,7 @@ import importlib
 import json
 import os
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,14 @@ DEFAULT_TIMEOUT = 60  # Chalice's default lambda_timeout
 PRODUCT_STORES = ("dynamodb", "postgres")  # chalicelib/catalog/stores.py's STORES, without importing the app
 # Chalice's own VPC keys take literal ids only; the VPC of a postgres stage is the template's (see InfraSettings).
 CHALICE_VPC_KEYS = ("subnet_ids", "security_group_ids")
+# The retention periods CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+# An SQS consumer that sqs_maximum_concurrency does not name runs at most this many at once: Lambda's minimum,
+# so that a new consumer nobody sized for its tables or database starts small (its queue's age alarm says
+# when that is too few). Lambda accepts 2 to 1,000.
+DEFAULT_SQS_MAXIMUM_CONCURRENCY = 2
+SQS_MAXIMUM_CONCURRENCY_RANGE = (2, 1000)
 
 
 @dataclass(frozen=True)
@@ -23,13 +31,25 @@ class InfraSettings:
 
     Kept beside the stage's names so one file says everything about a stage; Chalice ignores the key.
     """
-    api_key_required_for_writes: bool = False  # POST /products and POST /orders need an x-api-key
     api_throttle_rate_limit: float = 50.0  # requests per second, the API stage's steady rate
     api_throttle_burst_limit: int = 100
     reports_expire_after_days: int = 365  # 0: never
     inputs_expire_after_days: int = 90  # uploads (current and older versions); 0: never
     oldest_message_alarm_seconds: int = 900  # a work queue's oldest message older than this alarms
     api_5xx_rate_alarm: float = 0.05  # share of API requests answered 5xx over 5 minutes
+    # --- Hardening (infra/hardening.py, docs/operations.md) ---
+    # Days CloudWatch keeps each function's log group and the API's access log group (one of LOG_RETENTION_DAYS).
+    log_retention_days: int = 30
+    # S3 server access logs of the upload buckets, into a log bucket of the stack, expired after so many days.
+    s3_access_logs: bool = False
+    s3_access_logs_expire_after_days: int = 90
+    # API Gateway writes access logs with the one CloudWatch role of the account and region: the stack sets it
+    # (AWS::ApiGateway::Account). False where something else (a landing zone) manages that setting.
+    api_gateway_account_logs_role: bool = True
+    # Function name -> the most invocations its SQS event source runs at once (ScalingConfig.MaximumConcurrency):
+    # what its tables and database take. Unnamed consumers get DEFAULT_SQS_MAXIMUM_CONCURRENCY; see
+    # sqs_concurrency(). infra/hardening.py refuses names that consume no queue.
+    sqs_maximum_concurrency: dict[str, int] = field(default_factory=dict, hash=False)
     # --- PRODUCT_STORE=postgres only (infra/product_db.py); ignored by a DynamoDB stage ---
     product_db_instance_class: str = "db.t4g.micro"
     product_db_storage_gb: int = 20  # allocated at creation; RDS grows it up to product_db_max_storage_gb
@@ -47,6 +67,10 @@ class InfraSettings:
     # The endpoints the in-VPC functions need (S3, DynamoDB, SQS, SNS, Secrets Manager, as they use them).
     # False only for an existing VPC that already has them, or a NAT gateway instead.
     vpc_endpoints: bool = True
+
+    def sqs_concurrency(self, function: str) -> int:
+        """The MaximumConcurrency of the function's SQS event source: its setting, or the default."""
+        return self.sqs_maximum_concurrency.get(function, DEFAULT_SQS_MAXIMUM_CONCURRENCY)
 
 
 @dataclass
@@ -87,7 +111,18 @@ class Stage:
                 given[key] = tuple(given[key])
         settings = InfraSettings(**given)
         self._check_network(settings)
+        self._check_hardening(settings)
         return settings
+
+    def _check_hardening(self, settings: InfraSettings) -> None:
+        where = f"stage {self.name} (.chalice/config.json)"
+        if settings.log_retention_days not in LOG_RETENTION_DAYS:
+            raise SystemExit(f"{where}: infra.log_retention_days must be one of CloudWatch's {LOG_RETENTION_DAYS}")
+        low, high = SQS_MAXIMUM_CONCURRENCY_RANGE
+        for function, cap in settings.sqs_maximum_concurrency.items():
+            if not isinstance(cap, int) or isinstance(cap, bool) or not low <= cap <= high:
+                raise SystemExit(f"{where}: infra.sqs_maximum_concurrency.{function} must be a whole number "
+                                 f"from {low} to {high} (Lambda's limits), not {cap!r}")
 
     def _check_network(self, settings: InfraSettings) -> None:
         where = f"stage {self.name} (.chalice/config.json)"

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import boto3
 
-from infra.provision import provision
-from infra.resources import RESOURCES, Topic
+from infra.provision import provision, provision_user_pool
+from local_runtime.identity import DEMO_PASSWORD, create_demo_users, token_command
+from infra.resources import RESOURCES, USER_POOL, Topic
 from infra.stage import PROJECT_DIR, Stage
 from local_runtime import processes
 from local_runtime import postgres as local_postgres  # PRODUCT_STORE=postgres (issue 12)
@@ -38,8 +39,10 @@ def say(line: str) -> None:
     TERMINAL.say(line)
 
 
-def banner(stage: Stage, api: str, emulator: str, console: str | None = None, log_format: str = "json") -> str:
+def banner(stage: Stage, api: str, emulator: str, console: str | None = None, log_format: str = "json",
+           client_id: str = "<client id>") -> str:
     env = stage.environment
+    auth = '-H "Authorization: Bearer $TOKEN"'  # the operator's ID token, from step 0
     example_bucket = env.get("INPUT_LOGS_BUCKET_NAME")
     handler_logs = (f"{HANDLER_LOG}   (LOCAL_LOG_FORMAT=text shows them here instead)" if log_format == "json"
                     else "below, as text   (LOCAL_LOG_FORMAT=json writes them to " f"{HANDLER_LOG})")
@@ -56,8 +59,13 @@ def banner(stage: Stage, api: str, emulator: str, console: str | None = None, lo
         f"  source .venv/bin/activate; export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
         f"AWS_DEFAULT_REGION=us-east-1",
         "",
-        "1) Create a product, then fetch it (the worker stores it within a second or so):",
-        f"  curl -si -X POST {api}/products -H 'Content-Type: application/json' "
+        f"0) Log in (demo users: operator; customers ana and bruno; password {DEMO_PASSWORD}). Every route but",
+        "   GET /products needs the user pool's ID token in Authorization:",
+        f"  {token_command(emulator, client_id, 'operator')}",
+        f"  {token_command(emulator, client_id, 'ana').replace('TOKEN=', 'ANA_TOKEN=', 1)}",
+        "",
+        "1) Create a product (operators only), then fetch it (public; the worker stores it within a second or so):",
+        f"  curl -si -X POST {api}/products {auth} -H 'Content-Type: application/json' "
         "-d '{\"name\": \"Caneta azul\", \"price\": 19.90, \"stock\": 10}'",
         f"  curl -s {api}/products/<id from the answer>",
         "",
@@ -69,8 +77,8 @@ def banner(stage: Stage, api: str, emulator: str, console: str | None = None, lo
             "",
             "3) Upload a log file, then read its progress, its errors and its report:",
             f"  aws --endpoint-url {emulator} s3 cp examples/app.log s3://{example_bucket}/demo/app.log",
-            f"  curl -s '{api}/log-batches?key=demo/app.log'",
-            f"  curl -s '{api}/log-batches/lines?key=demo/app.log&level=ERROR'",
+            f"  curl -s '{api}/log-batches?key=demo/app.log' {auth}",
+            f"  curl -s '{api}/log-batches/lines?key=demo/app.log&level=ERROR' {auth}",
             f"  aws --endpoint-url {emulator} s3 cp s3://{env['PROCESSED_DATA_BUCKET_NAME']}/"
             "demo/relatorio_app.log.json -",
         ]
@@ -80,17 +88,20 @@ def banner(stage: Stage, api: str, emulator: str, console: str | None = None, lo
             "4) Upload invoices (a Brazilian Excel CSV with two bad rows), then read the upload and the invoices:",
             f"  aws --endpoint-url {emulator} s3 cp examples/notas_fiscais.csv "
             f"s3://{env['INVOICES_BUCKET_NAME']}/demo/notas_fiscais.csv",
-            f"  curl -s '{api}/invoice-uploads?key=demo/notas_fiscais.csv'",
-            f"  curl -s '{api}/invoices?customer=Ana%20Costa&from=2025-10-01&to=2025-10-31'",
+            f"  curl -s '{api}/invoice-uploads?key=demo/notas_fiscais.csv' {auth}",
+            f"  curl -s '{api}/invoices?customer=Ana%20Costa&from=2025-10-01&to=2025-10-31' {auth}",
         ]
     if env.get("ORDERS_QUEUE_NAME"):
         lines += [
             "",
-            "5) Place an order (the worker prices items without unitPrice from the catalog), then read it:",
-            f"  curl -si -X POST {api}/orders -H 'Content-Type: application/json' -d '{{\"customerId\": \"c-42\", "
+            "5) Ana places an order for herself (the worker prices items without unitPrice from the catalog),",
+            "   then reads it; she sees only her own orders:",
+            f"  curl -si -X POST {api}/orders -H \"Authorization: Bearer $ANA_TOKEN\" "
+            "-H 'Content-Type: application/json' -d '{"
             "\"items\": [{\"productId\": \"<product id from 1)>\", \"quantity\": 2}, "
             "{\"productId\": \"caderno\", \"quantity\": 1, \"unitPrice\": \"12.50\"}]}'",
-            f"  curl -s {api}/orders/<orderId from the answer>",
+            f"  curl -s {api}/orders/<orderId from the answer> -H \"Authorization: Bearer $ANA_TOKEN\"",
+            f"  curl -s {api}/orders -H \"Authorization: Bearer $ANA_TOKEN\"",
             f"  (the COMPLETED notification to {env['ORDER_NOTIFICATIONS_TOPIC_NAME']} is logged below as \"sns\")",
         ]
     if console:
@@ -169,6 +180,11 @@ def main(argv=None) -> int:
         session = boto3.session.Session()
         created = provision(stage, app, session)
         say(f"provisioned {len(created)} resources: " + ", ".join(stage.resource_name(i) for i in created))
+        # The user pool, before the API process and the runner copy os.environ: the authorizer reads its ids.
+        identity = provision_user_pool(stage, session)
+        os.environ.update(identity)
+        demo_users = create_demo_users(session.client("cognito-idp"), identity[USER_POOL.id_env])
+        say(f"user pool {identity[USER_POOL.id_env]} with demo users: {', '.join(demo_users)}")
 
         # --- PRODUCT_STORE=postgres (issue 12): before the API process and the runner copy os.environ ---
         database = local_postgres.start_if_selected(log_dir, postgres_port, say, store=product_store)
@@ -194,7 +210,8 @@ def main(argv=None) -> int:
         say(f"console on {console.url}")
 
         processes.wait_for_port(HOST, api_port, api_process)
-        TERMINAL.write_lines(banner(stage, api, emulator, console.url, log_format))
+        TERMINAL.write_lines(banner(stage, api, emulator, console.url, log_format,
+                                    client_id=identity[USER_POOL.client_env]))
         say("ready")
         while not stop.wait(0.5):
             for child in children:

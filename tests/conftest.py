@@ -16,6 +16,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from infra.resources import USER_POOL  # noqa: E402
 from infra.stage import Stage  # noqa: E402
 
 STAGE = Stage.load("dev")
@@ -31,12 +32,13 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 def _reset_caches():
-    from chalicelib import aws
+    from chalicelib import aws, identity
     from chalicelib.catalog.service import catalog
     from chalicelib.invoices import service as invoices
     from chalicelib.logbatch import service as logbatch
     from chalicelib.orders import service as orders
     aws.reset()
+    identity.token_verifier.cache_clear()
     catalog.cache_clear()
     logbatch.reset()
     invoices.reset()
@@ -65,14 +67,57 @@ def aws_resources(app):
     with mock_aws():
         _reset_caches()
         created = provision(STAGE, app)
+        created.update(_provision_identity())
         yield created
         _reset_caches()
+        for name in (USER_POOL.id_env, USER_POOL.client_env):
+            os.environ.pop(name, None)
+
+
+def _provision_identity() -> dict[str, str]:
+    """The stage's user pool in moto with the demo users; the app's settings point at it."""
+    import boto3
+    import requests
+
+    from chalicelib import identity
+    from infra.provision import provision_user_pool
+    from local_runtime.identity import create_demo_users
+    ids = provision_user_pool(STAGE)
+    os.environ.update(ids)
+    users = create_demo_users(boto3.client("cognito-idp"), ids[USER_POOL.id_env])
+    # In process, moto answers the pool's JWKS URL only to `requests` (which it patches), not to the urllib the
+    # authorizer uses on AWS and against `make run`'s emulator: only the transport of the key fetch differs.
+    identity.token_verifier.cache_clear()
+    identity.token_verifier().fetch = lambda url: requests.get(url, timeout=5).json()
+    return {**ids, **{f"user:{name}": sub for name, sub in users.items()}}
+
+
+@pytest.fixture
+def tokens(aws_resources):
+    """ID tokens of every kind of caller (tests/auth.py's CALLERS), issued by the moto pool."""
+    import boto3
+
+    from tests.auth import issue_tokens
+    users = {k.split(":", 1)[1]: v for k, v in aws_resources.items() if k.startswith("user:")}
+    return issue_tokens(boto3.client("cognito-idp"), aws_resources[USER_POOL.id_env],
+                        aws_resources[USER_POOL.client_env], users)
 
 
 @pytest.fixture
 def client(app, aws_resources):
+    """Chalice's test client through the local gateway, the authorizer included; its `http` sends the demo
+    operator's ID token unless a request brings its own Authorization (`anonymous_http` sends none)."""
+    import boto3
     from chalice.test import Client
+
+    from local_runtime.gateway import emulate_gateway_responses
+    from local_runtime.identity import log_in
+    from tests.auth import AuthenticatedHTTP
+    emulate_gateway_responses()
+    operator = log_in(boto3.client("cognito-idp"), aws_resources[USER_POOL.client_env], "operator")["IdToken"]
     with Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)) as test_client:
+        test_client.anonymous_http = test_client.http
+        test_client._http_client = AuthenticatedHTTP(test_client.http, operator)
         yield test_client
 
 

@@ -37,8 +37,8 @@ class ProductMessage(NewProduct):
     created_at: StrictStr
 
 
-def new_product_id(idempotency_key: str | None) -> str:
-    return new_id(IDEMPOTENCY_NAMESPACE, idempotency_key)
+def new_product_id(idempotency_key: str | None, caller: str = "") -> str:
+    return new_id(IDEMPOTENCY_NAMESPACE, idempotency_key, caller)
 
 
 def render_report(product: dict) -> str:

@@ -73,8 +73,8 @@ class OrderMessage(BaseModel):
     orderId: uuid.UUID
 
 
-def new_order_id(idempotency_key: str | None) -> str:
-    return new_id(ORDER_NAMESPACE, idempotency_key)
+def new_order_id(idempotency_key: str | None, caller: str = "") -> str:
+    return new_id(ORDER_NAMESPACE, idempotency_key, caller)
 
 
 def pending_shard(order_id: str) -> str:

@@ -169,6 +169,21 @@ class OrderRepository:
             return False
         return True
 
+    def page_all(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of every customer's orders, in no particular order (an operator's listing: a Scan)."""
+        params: dict[str, Any] = {"TableName": self.table_name, "Limit": limit}
+        if cursor:
+            start = decode_cursor(cursor, {"orderId"}, strings_only=True)
+            params["ExclusiveStartKey"] = start
+        try:
+            response = aws.client("dynamodb").scan(**params)
+        except ClientError as error:
+            if cursor and error.response["Error"]["Code"] == "ValidationException":
+                raise bad_cursor() from None
+            raise
+        items = [from_item(item) for item in response.get("Items", [])]
+        return items, encode_cursor(response.get("LastEvaluatedKey"))
+
     def page_for_customer(self, customer_id: str, limit: int,
                           cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a customer's orders, newest first (a Query on customer-index, never a Scan)."""
