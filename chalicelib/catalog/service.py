@@ -9,6 +9,7 @@ from chalicelib.catalog.model import NewProduct, ProductMessage, new_product_id,
 from chalicelib.catalog.stores import ProductStore, product_repository
 from chalicelib.clock import utc_now
 from chalicelib.errors import NotFound
+from chalicelib.idempotency import IdempotencyKeys, fingerprint, idempotency_keys
 from chalicelib.logs import logger
 from chalicelib.pagination import bounded_page, parse_page_size
 from chalicelib.validation import parse_uuid, validate
@@ -20,16 +21,21 @@ def report_key(product_id: str) -> str:
 
 class CatalogService:
     def __init__(self, products: ProductStore, queue: MessageQueue, reports: ReportStore,
-                 clock: Callable[[], str] = utc_now):
+                 keys: IdempotencyKeys | None = None, clock: Callable[[], str] = utc_now):
         self.products = products
         self.queue = queue
         self.reports = reports
+        self.keys = keys
         self.clock = clock
 
-    def accept(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, str]:
-        """Validate a new product and queue it; the worker stores it later."""
+    def accept(self, body: dict[str, Any], idempotency_key: str | None = None, caller: str = "") -> dict[str, str]:
+        """Validate a new product and queue it; the worker stores it later.
+
+        With an Idempotency-Key the id is the caller's key's, and a key reused with another body is a 422."""
         product = validate(NewProduct, body)
-        product_id = new_product_id(idempotency_key)
+        product_id = new_product_id(idempotency_key, caller)
+        if idempotency_key and self.keys is not None:
+            self.keys.remember(product_id, fingerprint(product.model_dump(mode="json")))
         message = {"id": product_id, "created_at": self.clock(),
                    **product.model_dump(mode="json", exclude_none=True)}
         self.queue.send_json(message)
@@ -82,4 +88,6 @@ def catalog() -> CatalogService:
         products=product_repository(),  # DynamoDB or PostgreSQL, as the stage's PRODUCT_STORE says
         queue=MessageQueue(settings.product_queue()),
         reports=ReportStore(settings.reports_bucket()),
+        keys=idempotency_keys(),
     )
+

@@ -24,6 +24,8 @@ from chalicelib.batch import Received
 from chalicelib.catalog.stores import ProductStore, product_repository
 from chalicelib.clock import iso_from_epoch, utc_now
 from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.idempotency import IdempotencyKeys, fingerprint, idempotency_keys
+from chalicelib.identity import Caller, Forbidden
 from chalicelib.logs import logger
 from chalicelib.money import CENT, money_text
 from chalicelib.orders.model import (NewOrder, OrderMessage, all_pending_shards, new_order_id, order_total,
@@ -42,15 +44,26 @@ MAX_CUSTOMER_ID = 128
 class OrderService:
     """What the REST API does with orders."""
 
-    def __init__(self, orders: OrderRepository, queue: MessageQueue, clock: Callable[[], str] = utc_now):
+    def __init__(self, orders: OrderRepository, queue: MessageQueue, keys: IdempotencyKeys | None = None,
+                 clock: Callable[[], str] = utc_now):
         self.orders = orders
         self.queue = queue
+        self.keys = keys
         self.clock = clock
 
-    def accept(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, str]:
-        """Validate and store a new order as RECEIVED, then queue it."""
+    def accept(self, body: dict[str, Any], idempotency_key: str | None = None,
+               caller: Caller | None = None) -> dict[str, str]:
+        """Validate and store a new order as RECEIVED, then queue it.
+
+        A customer orders for itself: its customer id is its token's `sub`, so a body's `customerId` may be
+        absent or that; an operator names the customer. With an Idempotency-Key the order id is the caller's
+        key's, and the key reused with another body is a 422."""
+        if caller is not None and caller.is_customer:
+            body = {**body, "customerId": own_customer_id(caller, body.get("customerId"))}
         order = validate(NewOrder, body)
-        order_id = new_order_id(idempotency_key)
+        order_id = new_order_id(idempotency_key, caller.sub if caller else "")
+        if idempotency_key and self.keys is not None:
+            self.keys.remember(order_id, fingerprint(order.model_dump(mode="json")))
         now = self.clock()
         items = [item.model_dump(exclude_none=True) for item in order.items]
         record = {
@@ -77,13 +90,22 @@ class OrderService:
             logger.warning("order stored but not queued; the sweep will queue it", order_id=order_id,
                            exc_info=True)
 
-    def get(self, raw_id: str) -> dict[str, Any]:
+    def get(self, raw_id: str, caller: Caller | None = None) -> dict[str, Any]:
         order = self.orders.get(parse_uuid(raw_id, "The order id is not a UUID.", field="orderId"))
-        if order is None:
+        # Another customer's order answers as an absent one: a customer cannot learn which ids exist.
+        if order is None or (caller is not None and caller.is_customer and order.get("customerId") != caller.sub):
             raise NotFound("No order with this id.", [{"field": "orderId", "problem": "not found"}])
         return present(order)
 
-    def list(self, customer_id: str | None, limit: str | None, cursor: str | None) -> dict[str, Any]:
+    def list(self, customer_id: str | None, limit: str | None, cursor: str | None,
+             caller: Caller | None = None) -> dict[str, Any]:
+        if caller is not None and caller.is_customer:
+            customer_id = own_customer_id(caller, customer_id)
+        elif caller is not None and customer_id is None:  # an operator may list every customer's orders
+            def every(count: int) -> tuple[list, str | None]:  # read again shorter when over the page's bytes
+                items, next_cursor = self.orders.page_all(count, cursor)
+                return [present(item) for item in items], next_cursor
+            return bounded_page(every, parse_page_size(limit))
         customer_id = (customer_id or "").strip()
         if not customer_id or len(customer_id) > MAX_CUSTOMER_ID:
             raise InvalidRequest("Orders are listed per customer.",
@@ -93,6 +115,14 @@ class OrderService:
             items, next_cursor = self.orders.page_for_customer(customer_id, count, cursor)
             return [present(item) for item in items], next_cursor
         return bounded_page(fetch, parse_page_size(limit))
+
+
+def own_customer_id(caller: Caller, asked: Any) -> str:
+    """A customer's customer id: its token's `sub`; naming anyone else is forbidden."""
+    if asked is not None and asked != caller.sub:
+        raise Forbidden("A customer may only place and read its own orders.",
+                        [{"field": "customerId", "problem": "is not the caller's own (its token's sub)"}])
+    return caller.sub
 
 
 def present(order: dict[str, Any]) -> dict[str, Any]:
@@ -300,7 +330,7 @@ def _orders_queue() -> MessageQueue:
 
 @lru_cache(maxsize=None)
 def orders() -> OrderService:
-    return OrderService(_orders_table(), _orders_queue())
+    return OrderService(_orders_table(), _orders_queue(), idempotency_keys())
 
 
 @lru_cache(maxsize=None)
