@@ -166,3 +166,9 @@ def invoice_retention_years() -> int:
     """Whole years an invoice is kept after the end of its issue year, then expired by DynamoDB's TTL
     (default 5, the least Brazil's tax code allows; chalicelib/invoices/service.py refuses fewer)."""
     return int(setting("INVOICE_RETENTION_YEARS", "5"))
+
+
+def log_formats() -> str | None:
+    """The stage's user-defined log formats: JSON (docs/log-formats.md), from LOG_FORMATS in the stage's
+    environment_variables in .chalice/config.json. Unset or empty: none, only the built-in formats."""
+    return os.environ.get("LOG_FORMATS") or None
