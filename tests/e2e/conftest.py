@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -62,6 +63,58 @@ class LocalSystem:
 
     def log(self) -> str:
         return "\n".join(self.output)
+
+    def pool(self) -> dict[str, str]:
+        """The ids of the user pool the local runtime provisioned (found by the stage's pool name)."""
+        if not hasattr(self, "_pool"):
+            from infra.provision import provision_user_pool
+            from infra.stage import Stage
+            session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
+                                            region_name="us-east-1")
+            with _endpoint(self.emulator):
+                self._pool = provision_user_pool(Stage.load(os.environ.get("STAGE", "dev")), session)
+        return self._pool
+
+    def token(self, user: str = "operator") -> str:
+        """A demo user's ID token from the emulator's pool, as a client logs in (USER_PASSWORD_AUTH)."""
+        from infra.resources import USER_POOL
+        from local_runtime.identity import log_in
+        return log_in(self.client("cognito-idp"), self.pool()[USER_POOL.client_env], user)["IdToken"]
+
+    def session(self, user: str = "operator") -> requests.Session:
+        """HTTP as `user`: every request carries the user's ID token."""
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {self.token(user)}"
+        return session
+
+    def printed_shell(self, command: str) -> subprocess.CompletedProcess:
+        """`command` in a fresh bash after the banner's log-in lines, as a user pastes them in order."""
+        log_ins = [line.strip() for line in self.output if line.strip().startswith(("TOKEN=$(aws ", "ANA_TOKEN=$("))]
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+               "AWS_DEFAULT_REGION": "us-east-1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        return subprocess.run(["bash", "-c", "; ".join([*log_ins, command])], cwd=PROJECT_DIR, env=env,
+                              capture_output=True, text=True)
+
+    @property
+    def http(self) -> requests.Session:
+        """HTTP as the demo operator (one session, logged in on first use)."""
+        if not hasattr(self, "_http"):
+            self._http = self.session("operator")
+        return self._http
+
+
+@contextmanager
+def _endpoint(url: str):
+    """boto3 at the emulator for the length of the block (provision_user_pool makes its own client)."""
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = url
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved
 
 
 @contextmanager

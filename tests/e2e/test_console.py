@@ -69,7 +69,7 @@ def test_the_console_follows_a_log_upload_and_redrives_a_poisoned_product(consol
     # The other flows, so that their sections are filled (and the screenshot shows them).
     s3.put_object(Bucket="notas-fiscais", Key="console/notas.csv",
                   Body=(PROJECT_DIR / "examples" / "notas_fiscais.csv").read_bytes())
-    order = requests.post(f"{system.api}/orders", timeout=10, json={
+    order = system.http.post(f"{system.api}/orders", timeout=10, json={
         "customerId": "c-console", "items": [{"productId": "caderno", "quantity": 1, "unitPrice": "12.50"}]})
     assert order.status_code == 202
 
@@ -109,7 +109,7 @@ def test_the_console_follows_a_log_upload_and_redrives_a_poisoned_product(consol
     expect(page.locator("#notice")).to_contain_text("moved 1 message(s) from product-queue-dlq back to product-queue")
     expect(page.locator("#deliveries tr.delivery[data-failed='0']")).to_have_count(1, timeout=WAIT_MS)
     expect(product_row).to_have_attribute("data-dlq-messages", "0", timeout=WAIT_MS)
-    stored = wait_until(lambda: (r := requests.get(f"{system.api}/products/{product_id}", timeout=5)).status_code
+    stored = wait_until(lambda: (r := system.http.get(f"{system.api}/products/{product_id}", timeout=5)).status_code
                         == 200 and r.json(), timeout=30, what="the redriven product to be stored")
     assert stored["name"] == "Console pen"
 

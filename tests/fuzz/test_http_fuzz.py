@@ -327,3 +327,24 @@ def test_every_cursor_a_listing_returns_works_and_a_mangled_one_is_never_a_5xx(c
                                        client.http.get(f"{route}{joiner}next={quote(mangled)}"))
             assert answer is not None
     assert pages >= 3  # the seeded data holds at least three of each
+
+
+# --- the Authorization header ------------------------------------------------------
+
+authorizations = st.one_of(
+    values, values.map(lambda v: f"Bearer {v}"),
+    st.lists(st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), max_size=40), min_size=3, max_size=3)
+    .map(".".join),  # three dot-separated parts: reaches the JWT parser
+    st.binary(max_size=64).map(lambda b: ".".join(base64.urlsafe_b64encode(b).decode() for _ in range(3))),
+)
+
+
+@budget(1)
+@given(route=st.sampled_from(["GET /invoices", "GET /orders", "POST /orders", "POST /products", "GET /log-batches"]),
+       authorization=authorizations)
+def test_any_authorization_but_a_pool_token_is_a_401_in_the_projects_shape(client, route, authorization):
+    method, path = route.split(" ")
+    response = client.http.request(method, path, headers={"Authorization": authorization},
+                                   body=b'{"name": "x", "price": 1}' if method == "POST" else b"")
+    answer = check_json_answer(f"{route} (Authorization)", response)
+    assert response.status_code == 401 and answer["Code"] == "Unauthorized", (response.status_code, answer)

@@ -31,14 +31,14 @@ def test_make_run_with_postgres_stores_products_there_and_stops_it_on_ctrl_c(mon
         assert system.process.poll() is None, system.log()
         assert f"product store: PostgreSQL catalog on 127.0.0.1:{db_port}, schema migrated (1)" in system.log()
 
-        response = requests.post(f"{system.api}/products", json={"name": "Caneta azul", "price": "0.30"},
+        response = system.http.post(f"{system.api}/products", json={"name": "Caneta azul", "price": "0.30"},
                                  timeout=10)
         assert response.status_code == 202
         product_id = response.json()["id"]
-        fetched = wait_until(lambda: (r := requests.get(f"{system.api}/products/{product_id}", timeout=5))
+        fetched = wait_until(lambda: (r := system.http.get(f"{system.api}/products/{product_id}", timeout=5))
                              .status_code == 200 and r, timeout=30, what="the worker to store the product")
         assert fetched.json()["price"] == "0.30"
-        listed = requests.get(f"{system.api}/products", timeout=5).json()
+        listed = system.http.get(f"{system.api}/products", timeout=5).json()
         assert [p["id"] for p in listed["items"]] == [product_id]
 
         connection = admin_connection(LocalPostgres(base_dir, db_port))  # it is really in PostgreSQL
