@@ -5,10 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: run test fuzz load bench bench-invoices policies package deploy clean postgres-binaries chromium
+.PHONY: run test lint lock fuzz load bench bench-invoices policies package deploy clean postgres-binaries chromium
 
+# The deployed packages first, exactly as locked and hash-checked (what the zip holds), then the tools.
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q --require-hashes -r requirements.txt
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -23,6 +25,16 @@ bench-invoices: $(STAMP)  ## invoice pipeline benchmark against the emulator (mi
 
 test: $(STAMP) postgres-binaries chromium  ## every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff and mypy on app.py, chalicelib/ and infra/ (settings in pyproject.toml)
+	$(BIN)/ruff check app.py chalicelib infra
+	$(BIN)/mypy
+
+# requirements.in -> requirements.txt: every transitive dependency pinned and hashed, resolved for Lambda's
+# Python 3.11 on manylinux x86_64. Pins already in requirements.txt are kept; LOCK_ARGS=--upgrade moves them.
+lock: $(STAMP)  ## rewrite requirements.txt from requirements.in
+	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux2014 --custom-compile-command "make lock" -q -o requirements.txt $(LOCK_ARGS)
 
 # The product store's tests run a real PostgreSQL server: Debian's packages, installed when missing.
 postgres-binaries:
@@ -51,7 +63,7 @@ deploy: $(STAMP)  ## package, then deploy the CloudFormation stack async-catalog
 	$(BIN)/python -m infra deploy --stage $(STAGE)
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
 
 # --- Product store (issue 12): `make run PRODUCT_STORE=postgres` also starts a local PostgreSQL
 # (build/local/postgres) and points the app at it; empty means the stage's setting (DynamoDB when unset).
