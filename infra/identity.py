@@ -36,9 +36,10 @@ def gateway_body(response_type: str) -> bytes:
     return json.dumps({"Code": code, "Message": message}).encode()
 
 
-def add_identity(template: dict, stage: Stage) -> None:
-    """The pool, client and groups; the authorizer's settings; the gateway's refusals in the project's shape."""
-    resources = template["Resources"]
+def pool_resources(stage: Stage) -> tuple[dict, dict]:
+    """The pool, its client and groups (resources, outputs): part of the resource template, so that they deploy
+    as a stack of their own (built from infra/resources.py alone, as the queues and tables are)."""
+    resources: dict = {}
     pool_name = stage.environment[USER_POOL.env]
     # Accounts are data: deleting the stack or replacing the pool must not delete every user.
     resources["UserPool"] = {
@@ -64,6 +65,18 @@ def add_identity(template: dict, stage: Stage) -> None:
     for group in USER_POOL.groups:
         resources[f"UserPoolGroup{group.title()}"] = {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {
             "UserPoolId": {"Ref": "UserPool"}, "GroupName": group}}
+    outputs = {
+        "UserPoolId": {"Description": "aws cognito-idp admin-create-user --user-pool-id <this> ...",
+                       "Value": {"Ref": "UserPool"}},
+        "UserPoolClientId": {"Description": "the ClientId of aws cognito-idp initiate-auth",
+                             "Value": {"Ref": "UserPoolClient"}},
+    }
+    return resources, outputs
+
+
+def add_identity(template: dict, stage: Stage) -> None:
+    """The authorizer's settings (the pool's and client's ids); the gateway's refusals in the project's shape."""
+    resources = template["Resources"]
     authorizer = authorizer_function(template)
     resources[authorizer]["Properties"]["Environment"]["Variables"].update({
         USER_POOL.id_env: {"Ref": "UserPool"}, USER_POOL.client_env: {"Ref": "UserPoolClient"}})
@@ -73,12 +86,6 @@ def add_identity(template: dict, stage: Stage) -> None:
                 "RestApiId": {"Ref": "RestAPI"}, "ResponseType": response_type, "StatusCode": str(status),
                 "ResponseParameters": {"gatewayresponse.header.X-Correlation-Id": "context.requestId"},
                 "ResponseTemplates": {"application/json": gateway_body(response_type).decode()}}}
-    template.setdefault("Outputs", {}).update({
-        "UserPoolId": {"Description": "aws cognito-idp admin-create-user --user-pool-id <this> ...",
-                       "Value": {"Ref": "UserPool"}},
-        "UserPoolClientId": {"Description": "the ClientId of aws cognito-idp initiate-auth",
-                             "Value": {"Ref": "UserPoolClient"}},
-    })
 
 
 def authorizer_function(template: dict) -> str:

@@ -24,6 +24,10 @@ SUFFIX = f"-{ACCOUNT}-{REGION}"
 MOTO_UNSUPPORTED = {
     "AWS::CloudWatch::Alarm": "put through CloudWatch's API from the template's own properties below",
     "AWS::S3::BucketPolicy": "its statement is checked on the template (test_cfn_template)",
+    # moto implements cognito-idp's API but not its CloudFormation resources.
+    "AWS::Cognito::UserPool": "created through cognito-idp's API from the template's own properties below",
+    "AWS::Cognito::UserPoolClient": "likewise",
+    "AWS::Cognito::UserPoolGroup": "likewise",
 }
 
 
@@ -117,3 +121,29 @@ def test_every_alarm_watches_a_queue_of_the_stack_and_notifies_the_alarm_topic(s
                 "AWS/ApiGateway", "5XXError", {"ApiName": "async-catalog", "Stage": "api"})
     watched = {d["Value"] for a in described for d in a["Dimensions"] if d["Name"] == "QueueName"}
     assert watched == stack_queues  # every queue and every DLQ
+
+
+def test_the_user_pool_of_the_template_is_the_pool_make_run_provisions(stack, stage, aws_resources):
+    """As CloudFormation would create it, from the template's properties; then compared with the local pool."""
+    from infra.resources import USER_POOL
+    template, _, _ = stack
+    resources = template["Resources"]
+    cognito = boto3.client("cognito-idp", region_name=REGION)
+    pool = resources["UserPool"]["Properties"]
+    pool_id = cognito.create_user_pool(PoolName=pool["UserPoolName"], **{
+        k: v for k, v in pool.items() if k in ("AdminCreateUserConfig", "UsernameConfiguration", "Policies",
+                                                 "DeletionProtection")})["UserPool"]["Id"]
+    client = {k: v for k, v in resources["UserPoolClient"]["Properties"].items() if k != "UserPoolId"}
+    created = cognito.create_user_pool_client(UserPoolId=pool_id, **client)["UserPoolClient"]
+    for group in (r["Properties"] for r in resources.values() if r["Type"] == "AWS::Cognito::UserPoolGroup"):
+        cognito.create_group(UserPoolId=pool_id, GroupName=group["GroupName"])
+
+    local = boto3.client("cognito-idp", region_name="us-east-1")
+    local_id = aws_resources[USER_POOL.id_env]
+    local_client = local.describe_user_pool_client(UserPoolId=local_id,
+                                                   ClientId=aws_resources[USER_POOL.client_env])["UserPoolClient"]
+    assert local.describe_user_pool(UserPoolId=local_id)["UserPool"]["Name"] == pool["UserPoolName"]
+    assert sorted(created["ExplicitAuthFlows"]) == sorted(local_client["ExplicitAuthFlows"])
+    assert created.get("ClientSecret") is None and local_client.get("ClientSecret") is None
+    groups = {g["GroupName"] for g in cognito.list_groups(UserPoolId=pool_id)["Groups"]}
+    assert groups == {g["GroupName"] for g in local.list_groups(UserPoolId=local_id)["Groups"]} == set(USER_POOL.groups)
