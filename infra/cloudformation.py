@@ -163,6 +163,9 @@ def resource_template(stage: Stage, app) -> dict:
         "AWS/ApiGateway", "5XXError", {"ApiName": api_name(stage), "Stage": api_stage_name(stage)}, "Average",
         settings.api_5xx_rate_alarm)
     outputs["AlarmTopicArn"] = {"Value": {"Ref": ALARM_TOPIC}}
+    pool, pool_outputs = identity.pool_resources(stage)  # the user pool (infra/identity.py)
+    resources.update(pool)
+    outputs.update(pool_outputs)
     database, database_outputs = product_db.resources(stage, app)
     resources.update(database)
     outputs.update(database_outputs)
@@ -313,6 +316,19 @@ def add_worker_alarms(template: dict, stage: Stage) -> None:
             "AWS/Lambda", "Errors", {"FunctionName": {"Ref": logical_id}}, "Sum", 0)
 
 
+def add_log_volume_alarm(template: dict, stage: Stage) -> None:
+    """Log lines processed per hour over the stage's threshold: the upload caps bound one upload, not many."""
+    from chalicelib.metrics import DIMENSION, NAMESPACE  # the EMF the worker writes (LogLinesProcessed)
+    threshold = stage.settings.log_lines_per_hour_alarm
+    volume = alarm(f"{stage.app_name}-{stage.name}-log-lines-per-hour",
+                   f"Over {threshold:,} log lines processed in an hour (at $0.67-0.80 per million): "
+                   "the uploads behind it are in GET /log-batches (a loop writing to the input bucket?)",
+                   NAMESPACE, "LogLinesProcessed", {DIMENSION: stage.environment.get("STAGE", stage.name)}, "Sum",
+                   threshold)
+    volume["Properties"]["Period"] = 3600
+    template["Resources"]["LogLinesPerHourAlarm"] = volume
+
+
 def add_dashboard(template: dict, stage: Stage) -> None:
     """One page for the flows: queues, dead letters, workers, the API."""
     queues = [stage.resource_name(lid) for lid, r in RESOURCES.items() if isinstance(r, Queue)]
@@ -386,6 +402,7 @@ def finish(template: dict, stage: Stage, app) -> dict:
     name_functions(template, stage, app)
     add_upload_failure_destinations(template, s3_functions)
     add_worker_alarms(template, stage)
+    add_log_volume_alarm(template, stage)
     add_dashboard(template, stage)
     throttle_api(template, stage)
     identity.add_identity(template, stage)
