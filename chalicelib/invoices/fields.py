@@ -32,6 +32,18 @@ rejected):
 Then the amount must be zero or more, have at most 2 decimal places and be
 at most 9999999999.99 (`chalicelib.money`). JSON numbers arrive as `Decimal`
 (JSON is parsed with `parse_float=Decimal`), never through a float.
+
+An invoice is identified by its issuer, series and number, as NF-e itself is:
+two suppliers both number their first invoice 1. The issuer
+(`cnpj_emitente`, `issuer_document`) is a CNPJ checked like the customer's;
+the series (`serie`, `series`) is 1 to 5 letters or digits, and an all-digit
+series is read as a number (`001` is series `1`). Both are optional here: a
+row without them gets the stage's own issuer and series `1` when it is
+stored (chalicelib/invoices/service.py), so this module stays free of
+settings.
+
+Customer documents (CPF, CNPJ) are personal data: `mask_document` is how
+they appear wherever the full one is not needed.
 """
 import re
 import unicodedata
@@ -49,6 +61,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "issue_date": ("data_emissao", "issue_date", "date"),
     "customer_document": ("cnpj", "cpf", "document"),
     "description": ("descricao", "description"),
+    "issuer": ("cnpj_emitente", "issuer_document"),
+    "series": ("serie", "series"),
 }
 REQUIRED = ("number", "customer", "amount", "issue_date")
 _FIELD_OF = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
@@ -56,10 +70,14 @@ _FIELD_OF = {alias: field for field, aliases in ALIASES.items() for alias in ali
 MAX_NUMBER = 100
 MAX_CUSTOMER = 200
 MAX_DESCRIPTION = 1000
+MAX_SERIES = 5
+DEFAULT_SERIES = "1"
 
 NOT_A_NUMBER = "must be a number such as 2100.43 or 2.100,43"
 NOT_A_DATE = "must be a date such as 2025-10-15 or 15/10/2025"
 DOCUMENT_LENGTH = "must be a CPF (11 digits) or CNPJ (14 characters)"
+ISSUER_NOT_CNPJ = "must be the issuer's CNPJ (14 characters, such as 11.222.333/0001-81)"
+NOT_A_SERIES = f"must be a series of 1 to {MAX_SERIES} letters or digits, such as 1 or 001"
 
 _SPACES_AND_HYPHENS = re.compile(r"[\s\-]+")
 _AMOUNT_TEXT = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
@@ -68,6 +86,7 @@ _BR_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
 _DOCUMENT_PUNCTUATION = re.compile(r"[./\-\s]")
 _CPF = re.compile(r"[0-9]{11}")
 _CNPJ = re.compile(r"[0-9A-Z]{12}[0-9]{2}")  # since 2026 the first 12 may be letters
+_SERIES = re.compile(rf"[0-9A-Z]{{1,{MAX_SERIES}}}")
 CPF_WEIGHTS = (tuple(range(10, 1, -1)), tuple(range(11, 1, -1)))
 CNPJ_WEIGHTS = ((5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2), (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2))
 
@@ -86,6 +105,8 @@ class Invoice:
     issue_date: str  # ISO yyyy-mm-dd
     customer_document: str | None = None  # digits, or an upper-case alphanumeric CNPJ; no punctuation
     description: str | None = None
+    issuer: str | None = None  # the issuer's CNPJ as customer_document is kept; None: the stage's own
+    series: str | None = None  # None: series 1
 
 
 def normalise_name(name: str) -> str:
@@ -270,6 +291,45 @@ def parse_document(value: object) -> str:
     return text
 
 
+def parse_issuer(value: object) -> str:
+    """The issuer's CNPJ, checked as `parse_document` checks one, without punctuation.
+
+    A CNPJ only: the issuer of a nota fiscal is a company, and an issuer's document is shown in full in
+    listings, which a CPF (personal data) must never be."""
+    if not isinstance(value, str):
+        raise ValueError('must be text such as "11.222.333/0001-81" (as a number it would lose its leading zeros)')
+    if len(_DOCUMENT_PUNCTUATION.sub("", value)) != 14:
+        raise ValueError(ISSUER_NOT_CNPJ)
+    try:
+        return parse_document(value)
+    except ValueError as error:
+        raise ValueError(str(error).replace(" (or a CPF of 11 digits)", "")) from None
+
+
+def parse_series(value: object) -> str:
+    """A series as stored: upper-case letters and digits; all digits read as a number ("001" is "1")."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(NOT_A_SERIES)
+    text = str(value).strip().upper() if isinstance(value, str) else (str(value) if 0 <= value < 10 ** MAX_SERIES
+                                                                      else "")
+    if not _SERIES.fullmatch(text):
+        raise ValueError(NOT_A_SERIES)
+    return str(int(text)) if text.isdigit() else text
+
+
+def mask_document(document: str) -> str:
+    """A CPF or CNPJ as listings show it: only six middle characters, in their usual punctuation.
+
+    CPF `52998224725` is `***.982.247-**` (the masking Brazil's own transparency portal uses); a CNPJ
+    likewise keeps six characters of its root and hides the rest: `11222333000181` is `**.222.333/****-**`.
+    Anything else (never stored: documents are validated) is hidden whole."""
+    if len(document) == 11:
+        return f"***.{document[3:6]}.{document[6:9]}-**"
+    if len(document) == 14:
+        return f"**.{document[2:5]}.{document[5:8]}/****-**"
+    return "*" * len(document)
+
+
 def _check_digits_match(text: str, first_weights: tuple[int, ...], second_weights: tuple[int, ...]) -> bool:
     """The mod-11 check of CPF and CNPJ; a character counts as ord(c) - 48 (digits 0-9, "A" 17, ...)."""
     values = [ord(c) - 48 for c in text]
@@ -291,4 +351,6 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "issue_date": parse_issue_date,
     "customer_document": parse_document,
     "description": parse_description,
+    "issuer": parse_issuer,
+    "series": parse_series,
 }

@@ -1,11 +1,18 @@
 """DynamoDB for invoices: the invoices themselves (InvoicesTable) and the uploads that brought them (InvoiceUploadsTable).
 
-InvoicesTable is keyed by invoice number, so a re-upload updates an invoice
-instead of adding a second one. Each item carries the `version` of the upload
-row it came from (`<upload time>|<key>|<row>`, which sorts by time); a write
-only lands over an older version, so an upload whose event arrives late never
-overwrites what a newer upload wrote. `customer-index` (customer, issue_date)
-serves the customer listing without a scan.
+InvoicesTable is keyed by what identifies a nota fiscal: its number (hash key)
+and `issuer_series`, `<issuer CNPJ>#<series>` (range key). Two suppliers'
+invoice 1 are two items, a re-upload of the same invoice updates its item,
+and GET /invoices/{number} is one Query on the number's partition, whoever
+issued it. Each item carries the `version` of the upload row it came from
+(`<upload time>|<key>|<row>`, which sorts by time); a write only lands over
+an older version, so an upload whose event arrives late never overwrites
+what a newer upload wrote. `customer-index` (customer, issue_date) serves
+the customer listing without a scan.
+
+Each invoice has `expires_at` (epoch seconds), the TTL attribute: DynamoDB
+deletes it some time after that, within days, so the reads here leave out an
+invoice past it that is still stored.
 
 InvoiceUploadsTable holds each upload's run (`RunLeases`: status, checkpoint,
 lease, counts) and one `E#<row>` item per rejected row with its problems.
@@ -18,6 +25,13 @@ from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
 from chalicelib.streaming.runs import RunLeases
 
 CUSTOMER_INDEX = "customer-index"
+RANGE_KEY = "issuer_series"
+_UNEXPIRED = "(attribute_not_exists(#expires_at) OR #expires_at > :now)"
+
+
+def issuer_series(issuer: str, series: str) -> str:
+    """The range key: issuers and series hold only letters and digits, so `#` cannot be part of either."""
+    return f"{issuer}#{series}"
 
 
 class InvoiceRepository:
@@ -32,15 +46,45 @@ class InvoiceRepository:
             {"#number": "number", "#version": "version"}, lambda item: {":version": item["version"]})
         return [invoices[i] for i in stale]
 
-    def get(self, number: str) -> dict[str, Any] | None:
-        item = aws.client("dynamodb").get_item(TableName=self.table_name, Key={"number": {"S": number}}).get("Item")
-        return from_item(item) if item else None
+    def find(self, number: str, now: int, issuer: str | None = None, series: str | None = None,
+             limit: int = 21) -> list[dict[str, Any]]:
+        """The unexpired invoices with this number (of this issuer, of this series), at most `limit`."""
+        dynamodb = aws.client("dynamodb")
+        if issuer is not None and series is not None:
+            item = dynamodb.get_item(TableName=self.table_name, Key={
+                "number": {"S": number}, RANGE_KEY: {"S": issuer_series(issuer, series)}}).get("Item")
+            invoice = from_item(item) if item else None
+            return [invoice] if invoice and not expired(invoice, now) else []
+        names = {"#number": "number", "#expires_at": "expires_at"}
+        values: dict[str, Any] = {":number": {"S": number}, ":now": {"N": str(now)}}
+        keys, filters = ["#number = :number"], [_UNEXPIRED]
+        if issuer is not None:
+            names["#issuer_series"] = RANGE_KEY
+            values[":issuer"] = {"S": issuer_series(issuer, "")}
+            keys.append("begins_with(#issuer_series, :issuer)")
+        if series is not None:
+            names["#series"] = "series"
+            values[":series"] = {"S": series}
+            filters.append("#series = :series")
+        params: dict[str, Any] = {"TableName": self.table_name, "KeyConditionExpression": " AND ".join(keys),
+                                  "FilterExpression": " AND ".join(filters), "ExpressionAttributeNames": names,
+                                  "ExpressionAttributeValues": values}
+        found: list[dict[str, Any]] = []
+        while len(found) < limit:
+            response = dynamodb.query(**params)
+            found += [from_item(item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found[:limit]
 
-    def page(self, limit: int, cursor: str | None, customer: str | None = None, issued_from: str | None = None,
-             issued_to: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of invoices: of one customer by issue date (index query), or of all (a scan)."""
+    def page(self, limit: int, cursor: str | None, now: int, customer: str | None = None,
+             issued_from: str | None = None, issued_to: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of unexpired invoices: of one customer by issue date (index query), or of all (a scan)."""
         params: dict[str, Any] = {"TableName": self.table_name, "Limit": limit}
-        names, values, dates = {}, {}, []
+        names = {"#expires_at": "expires_at"}
+        values: dict[str, Any] = {":now": {"N": str(now)}}
+        dates = []
         if issued_from:
             values[":from"] = {"S": issued_from}
         if issued_to:
@@ -57,15 +101,13 @@ class InvoiceRepository:
             names["#customer"] = "customer"
             values[":customer"] = {"S": customer}
             params.update(IndexName=CUSTOMER_INDEX,
-                          KeyConditionExpression=" AND ".join(["#customer = :customer", *dates]))
-            key_names = {"number", "customer", "issue_date"}
-        elif dates:
-            params["FilterExpression"] = dates[0]
-            key_names = {"number"}
+                          KeyConditionExpression=" AND ".join(["#customer = :customer", *dates]),
+                          FilterExpression=_UNEXPIRED)
+            key_names = {"number", RANGE_KEY, "customer", "issue_date"}
         else:
-            key_names = {"number"}
-        if names:
-            params.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+            params["FilterExpression"] = " AND ".join([*dates, _UNEXPIRED])
+            key_names = {"number", RANGE_KEY}
+        params.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values)
         if cursor:
             start = decode_cursor(cursor, key_names, strings_only=True)
             if customer is not None and start["customer"] != {"S": customer}:
@@ -79,6 +121,11 @@ class InvoiceRepository:
                 raise bad_cursor() from None
             raise
         return [from_item(i) for i in response.get("Items", [])], encode_cursor(response.get("LastEvaluatedKey"))
+
+
+def expired(invoice: dict[str, Any], now: int) -> bool:
+    """Past its retention, though DynamoDB's TTL may not have deleted it yet."""
+    return invoice.get("expires_at") is not None and int(invoice["expires_at"]) <= now
 
 
 class UploadRuns(RunLeases):

@@ -9,7 +9,16 @@ writes are idempotent (same invoice, same version; same rejected-row item),
 so the counts stay exact.
 
 A row is accepted (valid; written unless a newer upload already wrote that
-invoice, then counted as `superseded`) or rejected with its problems. A file
+invoice, then counted as `superseded`) or rejected with its problems. An
+invoice is its issuer, series and number (chalicelib/invoices/fields.py); a
+row that names no issuer or series is the stage's own issuer's, series 1
+(`StagePolicy`), and every invoice expires `retention_years` whole years
+after the end of the year it was issued in (DynamoDB's TTL deletes it then).
+A row already past that is rejected: it would be deleted as soon as stored.
+
+Nothing this module writes (reports, rejected-row records, log lines,
+metrics) holds a customer's document: problems name the field, never echo
+its value, and listings show documents masked. A file
 that cannot be read at all ends `failed` with the reason and is not retried:
 trying again cannot fix its content.
 
@@ -18,7 +27,9 @@ continuations, its report's metadata, its log lines.
 """
 import json
 import re
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -28,10 +39,11 @@ from chalicelib import aws, correlation, metrics, settings
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
-from chalicelib.errors import InvalidRequest, NotFound
-from chalicelib.invoices.fields import MAX_CUSTOMER, parse_number, validate_row
+from chalicelib.errors import Conflict, InvalidRequest, NotFound
+from chalicelib.invoices.fields import (DEFAULT_SERIES, MAX_CUSTOMER, Invoice, mask_document, parse_issuer,
+                                        parse_number, parse_series, validate_row)
 from chalicelib.invoices.formats import UnreadableFile, reader_for
-from chalicelib.invoices.repository import InvoiceRepository, UploadRuns
+from chalicelib.invoices.repository import InvoiceRepository, UploadRuns, issuer_series
 from chalicelib.logs import logger
 from chalicelib.money import money_text
 from chalicelib.pagination import bounded_page, parse_page_size
@@ -43,6 +55,55 @@ WRITE_CHUNK_ROWS = 100  # rows held before their invoices and rejections are wri
 STATUS_PROBLEMS_SHOWN = 100
 REPORT_PROBLEMS_SHOWN = 1000
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MIN_RETENTION_YEARS = 5  # Brazil's tax code: fiscal records are kept until the right to assess them lapses
+MAX_CANDIDATES_SHOWN = 20  # an ambiguous number's 409 lists at most these
+
+
+def _epoch_of_new_year(year: int) -> int:
+    """Seconds from 1970-01-01 to January 1 of `year`, UTC: exact for any year (datetime stops at 9999)."""
+    def days_before(y: int) -> int:
+        return 365 * (y - 1) + (y - 1) // 4 - (y - 1) // 100 + (y - 1) // 400
+    return (days_before(year) - days_before(1970)) * 86400
+
+
+@dataclass(frozen=True)
+class StagePolicy:
+    """What a stage decides for the invoices it stores: whose an invoice is when its file does not say, and how
+    long it is kept. Fiscal records must be kept 5 years counted from the first day of the year after the one
+    they were issued in (CTN art. 173), so an invoice expires `retention_years` after that day."""
+    default_issuer: str | None
+    retention_years: int = MIN_RETENTION_YEARS
+
+    def __post_init__(self):
+        if self.retention_years < MIN_RETENTION_YEARS:
+            raise ValueError(f"invoices must be kept at least {MIN_RETENTION_YEARS} years, "
+                             f"not {self.retention_years} (INVOICE_RETENTION_YEARS)")
+
+    @classmethod
+    def from_settings(cls) -> "StagePolicy":
+        raw = settings.invoice_default_issuer()
+        try:
+            issuer = parse_issuer(raw) if raw is not None else None
+        except ValueError as error:
+            raise ValueError(f"INVOICE_DEFAULT_ISSUER {error}") from None
+        return cls(issuer, settings.invoice_retention_years())
+
+    def expires_at(self, issue_date: str) -> int:
+        """When an invoice issued on `issue_date` (ISO) may go: epoch seconds, DynamoDB's TTL format."""
+        return _epoch_of_new_year(int(issue_date[:4]) + 1 + self.retention_years)
+
+    def problems(self, invoice: Invoice, now: float) -> list[dict]:
+        """Why a valid row cannot be stored on this stage."""
+        found = []
+        if invoice.issuer is None and self.default_issuer is None:
+            found.append({"field": "issuer", "problem": "is required: name the issuer's CNPJ in a cnpj_emitente "
+                          "column (this stage has no default issuer, INVOICE_DEFAULT_ISSUER)"})
+        if self.expires_at(invoice.issue_date) <= now:
+            year = int(invoice.issue_date[:4])
+            found.append({"field": "issue_date", "problem": f"is past the {self.retention_years}-year retention of "
+                          f"invoices (one issued in {year} is kept until "
+                          f"{year + 1 + self.retention_years}-01-01), so it is not stored"})
+        return found
 
 
 def report_key_for(run: dict) -> str:
@@ -74,12 +135,13 @@ class InvoiceIngester:
     SAFETY_MARGIN_SECONDS = 30
 
     def __init__(self, runs: UploadRuns, invoices: InvoiceRepository, continuation: MessageQueue,
-                 reports: ReportStore, time_budget: float | None = None):
+                 reports: ReportStore, time_budget: float | None = None, policy: StagePolicy | None = None):
         self.runs = runs
         self.invoices = invoices
         self.continuation = continuation
         self.reports = reports
         self.time_budget = time_budget
+        self.policy = policy or StagePolicy.from_settings()
 
     def on_upload(self, bucket: str, key: str, etag: str | None = None, event_time: str | None = None,
                   sequencer: str | None = None, context: Any = None) -> str:
@@ -129,7 +191,7 @@ class InvoiceIngester:
                                    time_budget=self.time_budget, every_seconds=self.CHECKPOINT_EVERY_SECONDS,
                                    safety_margin_seconds=self.SAFETY_MARGIN_SECONDS, lease_seconds=self.LEASE_SECONDS)
         progress = Progress(run)
-        batch = RowBatch(run, self.invoices, self.runs, progress)
+        batch = RowBatch(run, self.invoices, self.runs, progress, self.policy)
         offset = int(run["checkpoint_offset"])
         with self.runs.release_on_error(run_id, token):
             return self._read(run, token, checkpoints, batch, progress, offset)
@@ -183,21 +245,18 @@ class InvoiceIngester:
 class RowBatch:
     """Rows read but not yet written: their invoices (guarded by version) and their rejections."""
 
-    def __init__(self, run: dict, invoices: InvoiceRepository, runs: UploadRuns, progress: Progress):
-        self.run, self.invoices, self.runs, self.progress = run, invoices, runs, progress
-        self.valid: dict[str, dict] = {}
+    def __init__(self, run: dict, invoices: InvoiceRepository, runs: UploadRuns, progress: Progress,
+                 policy: StagePolicy):
+        self.run, self.invoices, self.runs, self.progress, self.policy = run, invoices, runs, progress, policy
+        self.valid: dict[tuple[str, str], dict] = {}
         self.rejected: list[dict] = []
         self.ingested_at = utc_now()
+        self.now = time.time()
 
     def add(self, row) -> None:
         self.progress.rows += 1
-        if row.problem:
-            problems = [{"field": "row", "problem": row.problem}]
-            invoice = None
-        else:
-            invoice, found = validate_row(row.data)
-            problems = [_problem(p) for p in found]
-        if invoice is None or problems:
+        invoice, problems = self._checked(row)
+        if invoice is None:
             self.progress.rejected += 1
             self.progress.problems += len(problems)
             self.rejected.append({"row": row.number, "problems": problems})
@@ -205,7 +264,17 @@ class RowBatch:
         self.progress.accepted += 1
         self.progress.total_amount += invoice.amount
         record = self._record(invoice, row.number)
-        self.valid[invoice.number] = record  # the same invoice twice in a few rows: the later row is the newer one
+        # The same invoice twice in a few rows: the later row is the newer one.
+        self.valid[(record["number"], record["issuer_series"])] = record
+
+    def _checked(self, row) -> tuple[Invoice | None, list[dict]]:
+        if row.problem:
+            return None, [{"field": "row", "problem": row.problem}]
+        invoice, found = validate_row(row.data)
+        if invoice is None:
+            return None, [_problem(p) for p in found]
+        problems = self.policy.problems(invoice, self.now)
+        return (None, problems) if problems else (invoice, [])
 
     def full(self) -> bool:
         return len(self.valid) + len(self.rejected) >= WRITE_CHUNK_ROWS
@@ -217,10 +286,13 @@ class RowBatch:
             self.runs.record_rejected(self.run["run_id"], self.rejected)
         self.valid, self.rejected = {}, []
 
-    def _record(self, invoice, row: int) -> dict:
+    def _record(self, invoice: Invoice, row: int) -> dict:
         run = self.run
+        issuer, series = invoice.issuer or self.policy.default_issuer, invoice.series or DEFAULT_SERIES
         return {
-            "number": invoice.number, "customer": invoice.customer, "amount": invoice.amount,
+            "number": invoice.number, "issuer_series": issuer_series(issuer, series), "issuer": issuer,
+            "series": series, "expires_at": self.policy.expires_at(invoice.issue_date),
+            "customer": invoice.customer, "amount": invoice.amount,
             "issue_date": invoice.issue_date, "customer_document": invoice.customer_document,
             "description": invoice.description,
             "source": {"bucket": run["bucket"], "key": run["key"], "row": row},
@@ -256,13 +328,23 @@ def upload_summary(run: dict, rejected_rows: list[dict], max_problems: int) -> d
 
 
 class InvoiceReader:
-    """The read API: one invoice by number, and pages filtered by customer and issue date."""
+    """The read API: one invoice by number (and issuer, series), and pages filtered by customer and issue date.
+
+    Customer documents are personal data: listings always mask them, and one invoice shows the full document
+    only when the route says its caller may see it (`reveal_documents`, operators)."""
     LIST_PARAMS = {"customer", "from", "to", "limit", "next"}
+    GET_PARAMS = {"issuer", "series"}
 
-    def __init__(self, invoices: InvoiceRepository):
+    def __init__(self, invoices: InvoiceRepository, clock=time.time):
         self.invoices = invoices
+        self.clock = clock
 
-    def get(self, number: str) -> dict:
+    def get(self, number: str, params: dict[str, str] | None = None, reveal_documents: bool = False) -> dict:
+        """The one invoice with this number; `params` may narrow it by `issuer` (CNPJ) and `series`.
+
+        404 when none, 409 listing the candidates (issuer and series) when several issuers or series have it."""
+        params = params or {}
+        _refuse_unknown(params, self.GET_PARAMS)
         try:
             number = parse_number(number)  # the same canonical form the ingester stores
             if not number:
@@ -270,17 +352,21 @@ class InvoiceReader:
         except ValueError as error:
             raise InvalidRequest("The invoice number is not valid.", [{"field": "number", "problem": str(error)}]) \
                 from None
-        invoice = self.invoices.get(number)
-        if invoice is None:
-            raise NotFound("No invoice with this number.", [{"field": "number", "problem": "not found"}])
-        return present(invoice)
+        issuer, series = _query_value(params, "issuer", parse_issuer), _query_value(params, "series", parse_series)
+        found = self.invoices.find(number, int(self.clock()), issuer, series, limit=MAX_CANDIDATES_SHOWN + 1)
+        if not found:
+            which = " of this issuer" * (issuer is not None) + " in this series" * (series is not None)
+            raise NotFound(f"No invoice with this number{which}.", [{"field": "number", "problem": "not found"}])
+        if len(found) > 1:
+            shown = found[:MAX_CANDIDATES_SHOWN]
+            raise Conflict("More than one invoice has this number: choose one with ?issuer= and ?series=.", [{
+                "field": "number", "problem": "is the number of several invoices (issuer and series tell them apart)",
+                "candidates": [{"issuer": i["issuer"], "series": i["series"]} for i in shown],
+                "more_candidates": len(found) > len(shown)}])
+        return present(found[0], reveal_documents=reveal_documents)
 
     def list(self, params: dict[str, str]) -> dict:
-        unknown = sorted(set(params) - self.LIST_PARAMS)
-        if unknown:
-            raise InvalidRequest("Unknown query parameter.",
-                                 [{"field": name, "problem": "is not a known parameter "
-                                   f"(use {', '.join(sorted(self.LIST_PARAMS))})"} for name in unknown])
+        _refuse_unknown(params, self.LIST_PARAMS)
         issued_from, issued_to = parse_iso_date(params.get("from"), "from"), parse_iso_date(params.get("to"), "to")
         if issued_from and issued_to and issued_from > issued_to:
             raise InvalidRequest("The date range is empty.", [{"field": "from", "problem": "is after `to`"}])
@@ -291,10 +377,30 @@ class InvoiceReader:
                 raise InvalidRequest("Say which customer.",
                                      [{"field": "customer", "problem": f"must be 1 to {MAX_CUSTOMER} characters"}])
         def fetch(count: int) -> tuple[list, str | None]:  # read again shorter when over the page's bytes
-            items, cursor = self.invoices.page(count, params.get("next"), customer, issued_from,
+            items, cursor = self.invoices.page(count, params.get("next"), int(self.clock()), customer, issued_from,
                                                issued_to)
             return [present(i) for i in items], cursor
         return bounded_page(fetch, parse_page_size(params.get("limit")))
+
+
+def _refuse_unknown(params: dict[str, str], known: set[str]) -> None:
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise InvalidRequest("Unknown query parameter.",
+                             [{"field": name, "problem": "is not a known parameter "
+                               f"(use {', '.join(sorted(known))})"} for name in unknown])
+
+
+def _query_value(params: dict[str, str], name: str, parse) -> str | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        if not raw.strip():
+            raise ValueError("is empty")
+        return parse(raw)
+    except ValueError as error:
+        raise InvalidRequest(f"The {name} is not valid.", [{"field": name, "problem": str(error)}]) from None
 
 
 def parse_iso_date(raw: str | None, field: str) -> str | None:
@@ -309,13 +415,17 @@ def parse_iso_date(raw: str | None, field: str) -> str | None:
                              [{"field": field, "problem": "must be a date as yyyy-mm-dd"}]) from None
 
 
-def present(invoice: dict) -> dict:
+def present(invoice: dict, reveal_documents: bool = False) -> dict:
+    """An invoice as the API shows it; the customer's document masked unless `reveal_documents`."""
     source = invoice["source"]
-    shown = {"number": invoice["number"], "customer": invoice["customer"], "amount": money_text(invoice["amount"]),
+    shown = {"number": invoice["number"], "issuer": invoice["issuer"], "series": invoice["series"],
+             "customer": invoice["customer"], "amount": money_text(invoice["amount"]),
              "issue_date": invoice["issue_date"]}
-    for optional in ("customer_document", "description"):
-        if invoice.get(optional) is not None:
-            shown[optional] = invoice[optional]
+    if invoice.get("customer_document") is not None:
+        document = invoice["customer_document"]
+        shown["customer_document"] = document if reveal_documents else mask_document(document)
+    if invoice.get("description") is not None:
+        shown["description"] = invoice["description"]
     shown["source"] = {"bucket": source["bucket"], "key": source["key"], "row": int(source["row"])}
     shown["ingested_at"] = invoice["ingested_at"]
     return shown
@@ -330,7 +440,7 @@ def _runs() -> UploadRuns:
 def invoice_ingester() -> InvoiceIngester:
     return InvoiceIngester(_runs(), InvoiceRepository(settings.invoices_table()),
                            MessageQueue(settings.invoice_ingest_queue()), ReportStore(settings.reports_bucket()),
-                           settings.invoice_ingest_time_budget())
+                           settings.invoice_ingest_time_budget(), StagePolicy.from_settings())
 
 
 @lru_cache(maxsize=None)

@@ -135,11 +135,12 @@ key_values = st.one_of(
     st.fixed_dictionaries({"B": st.just("AAAA")}), st.fixed_dictionaries({"SS": st.lists(visible_text, max_size=2)}),
     st.fixed_dictionaries({"S": visible_text, "N": st.just("1")}), json_values,
 )
-KEY_NAMES = ["id", "number", "customer", "issue_date", "orderId", "customerId", "createdAt"]
+KEY_NAMES = ["id", "number", "issuer_series", "customer", "issue_date", "orderId", "customerId", "createdAt"]
 forged_cursors = st.one_of(
     st.dictionaries(st.sampled_from(KEY_NAMES), key_values, max_size=4).map(cursor_of),
     st.fixed_dictionaries({"orderId": key_values, "customerId": key_values, "createdAt": key_values}).map(cursor_of),
-    st.fixed_dictionaries({"number": key_values, "customer": key_values, "issue_date": key_values}).map(cursor_of),
+    st.fixed_dictionaries({"number": key_values, "issuer_series": key_values, "customer": key_values,
+                           "issue_date": key_values}).map(cursor_of),
     json_values.map(cursor_of), st.binary(max_size=40).map(cursor_of),
     st.sampled_from(["", "=", "====", "a", "ab=c", "!!!!", "bnVsbA", "W10", "e30", "%00", "\u00e9"]),
     st.text(max_size=30), long_text,

@@ -231,17 +231,19 @@ values = st.one_of(
     st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()), st.uuids().map(lambda u: f"{{{u}}}"),
     st.uuids().map(lambda u: f"urn:uuid:{u}"), st.uuids().map(lambda u: u.hex),
     st.sampled_from(["2025-10-15", "2025-02-30", "2025-W01-1", "0000-00-00", "99999-01-01", "15/10/2025",
-                     "NF-1", "NF-1 ", "nf-1", "ＮＦ-１", "seed.csv", "seed.log", "c-42", "..", "."]),
+                     "NF-1", "NF-1 ", "nf-1", "ＮＦ-１", "seed.csv", "seed.log", "c-42", "..", ".",
+                     "11222333000181", "11.222.333/0001-81", "12ABC34501DE35", "001", "A1"]),
     forged_cursors,
 )
-QUERY_NAMES = ["limit", "next", "key", "customer", "from", "to", "customerId", "cliente", "", "LIMIT", "next[]"]
+QUERY_NAMES = ["limit", "next", "key", "customer", "from", "to", "customerId", "cliente", "", "LIMIT", "next[]",
+               "issuer", "series"]
 GET_ROUTES = ["/products", "/products/{}", "/log-batches", "/invoice-uploads", "/invoices", "/invoices/{}",
               "/orders", "/orders/{}"]
 ENCODINGS = ["quoted", "escapes kept", "raw"]
 # The key names a listing's cursor holds, and the parameters that make the listing read its data.
 LISTINGS = {
     "/products": ([{"id"}], {}),
-    "/invoices": ([{"number"}, {"number", "customer", "issue_date"}],
+    "/invoices": ([{"number", "issuer_series"}, {"number", "issuer_series", "customer", "issue_date"}],
                   {"customer": ["Ana Costa"], "from": ["2025-10-01"], "to": ["2025-10-31"]}),
     "/orders": ([{"orderId", "customerId", "createdAt"}], {"customerId": ["c-42", " c-42 "]}),
 }

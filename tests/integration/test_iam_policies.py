@@ -140,7 +140,9 @@ def test_invoice_policies_suffice_for_the_whole_flow(app, client, stage, monkeyp
         runner.drain()
         # S3 delivers an event again now and then: the reader finds the run done.
         client.lambda_.invoke("ingest_invoice_upload", s3_event("notas-fiscais", "iam/whole.csv", etag.strip('"')))
-        for path in ("/invoice-uploads?key=iam/notas.csv", "/invoices/NF-1", "/invoices?customer=Ana&from=2025-01-01",
+        for path in ("/invoice-uploads?key=iam/notas.csv", "/invoices/NF-1",
+                     "/invoices/NF-1?issuer=11222333000181&series=1",  # issuer and series known: a GetItem
+                     "/invoices?customer=Ana&from=2025-01-01",
                      "/invoices?limit=5", "/invoice-uploads?key=iam/whole.csv"):
             assert client.http.get(path).status_code == 200, path
     finally:

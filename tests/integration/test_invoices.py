@@ -40,8 +40,12 @@ def upload(key: str, body: bytes | str) -> str:
     return response["ETag"].strip('"')
 
 
-def invoice(number: str) -> dict | None:
-    item = boto3.client("dynamodb").get_item(TableName="InvoicesTable", Key={"number": {"S": number}}).get("Item")
+DEV_ISSUER = "11222333000181"  # the dev stage's INVOICE_DEFAULT_ISSUER: the issuer of rows that name none
+
+
+def invoice(number: str, issuer: str = DEV_ISSUER, series: str = "1") -> dict | None:
+    item = boto3.client("dynamodb").get_item(TableName="InvoicesTable", Key={
+        "number": {"S": number}, "issuer_series": {"S": f"{issuer}#{series}"}}).get("Item")
     return item
 
 
@@ -351,3 +355,213 @@ def test_an_upload_key_longer_than_s3_allows_is_a_400_on_both_status_routes(clie
     for route in ("/invoice-uploads", "/log-batches"):
         response = client.http.get(f"{route}?key={'k' * 1025}")
         assert response.status_code == 400 and json.loads(response.body)["errors"][0]["field"] == "key"
+
+
+# --- identity: issuer + series + number ---------------------------------------------------------
+
+SUPPLIER_A, SUPPLIER_B = "11444777000161", "12ABC34501DE35"  # valid CNPJs (the second alphanumeric, 2026)
+
+
+def get(client, path: str) -> tuple[int, dict]:
+    response = client.http.get(path)
+    return response.status_code, json.loads(response.body)
+
+
+def test_two_issuers_same_numbered_invoices_are_two_invoices_in_every_format(runner, client):
+    upload("a.csv", "numero;cliente;valor;data_emissao;cnpj_emitente;serie\n"
+                    "NF-1;Ana;1,00;01/10/2025;11.444.777/0001-61;001\n")
+    upload("b.json", json.dumps({"notas": [{"number": "NF-1", "customer": "Bia", "amount": "2.00",
+                                            "issue_date": "2025-10-01", "issuer_document": SUPPLIER_B}]}))
+    upload("c.jsonl", json.dumps({"number": "NF-1", "customer": "Caio", "amount": 3, "issue_date": "2025-10-01",
+                                  "CNPJ Emitente": SUPPLIER_A, "series": "2"}) + "\n")
+    upload("d.csv", "numero;cliente;valor;data_emissao\nNF-1;Davi;4,00;01/10/2025\n")  # the stage's own
+    runner.drain()
+    stored = {(i["issuer"]["S"], i["series"]["S"]): Decimal(i["amount"]["N"]) for i in all_invoices()}
+    assert stored == {(SUPPLIER_A, "1"): 1, (SUPPLIER_B, "1"): 2, (SUPPLIER_A, "2"): 3, (DEV_ISSUER, "1"): 4}
+    assert {i["issuer_series"]["S"] for i in all_invoices()} == {f"{SUPPLIER_A}#1", f"{SUPPLIER_B}#1",
+                                                                 f"{SUPPLIER_A}#2", f"{DEV_ISSUER}#1"}
+
+
+def test_reuploads_and_newer_versions_hold_per_identity(client, aws_resources):
+    header = "numero;cliente;valor;data_emissao;cnpj_emitente\n"
+    first = upload("a.csv", header + f"NF-1;Ana;1,00;01/10/2025;{SUPPLIER_A}\n")
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "a.csv", first, "2026-11-20T10:00:00.000Z"))
+    other = upload("b.csv", header + f"NF-1;Bia;5,00;01/10/2025;{SUPPLIER_B}\n")
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "b.csv", other, "2026-11-20T10:01:00.000Z"))
+    # A's re-upload updates A's invoice only; B's stays as B wrote it.
+    again = upload("a.csv", header + f"NF-1;Ana;7,00;01/10/2025;{SUPPLIER_A}\n")
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "a.csv", again, "2026-11-20T10:02:00.000Z",
+                                                            sequencer="0B"))
+    # An older upload of B's invoice arriving late is superseded, and does not touch A's.
+    late = upload("b-old.csv", header + f"NF-1;Bia;9,00;01/10/2025;{SUPPLIER_B}\n")
+    client.lambda_.invoke("ingest_invoice_upload", s3_event(BUCKET, "b-old.csv", late, "2026-11-20T09:00:00.000Z"))
+    assert Decimal(invoice("NF-1", SUPPLIER_A)["amount"]["N"]) == 7
+    assert Decimal(invoice("NF-1", SUPPLIER_B)["amount"]["N"]) == 5
+    assert status(client, "b-old.csv")["superseded"] == 1 and len(all_invoices()) == 2
+
+
+def test_a_number_one_issuer_has_is_found_without_saying_whose(runner, client):
+    upload("one.csv", f"numero;cliente;valor;data_emissao;cnpj_emitente\nNF-7;Ana;1,00;01/10/2025;{SUPPLIER_A}\n")
+    runner.drain()
+    code, body = get(client, "/invoices/NF-7")
+    assert code == 200 and (body["number"], body["issuer"], body["series"]) == ("NF-7", SUPPLIER_A, "1")
+    assert get(client, f"/invoices/NF-7?issuer={SUPPLIER_B}")[0] == 404
+
+
+@pytest.fixture
+def shared_number(runner):
+    upload("shared.csv", "numero;cliente;valor;data_emissao;cnpj_emitente;serie\n"
+                         f"NF-1;Ana;1,00;01/10/2025;{SUPPLIER_A};1\n"
+                         f"NF-1;Bia;2,00;01/10/2025;{SUPPLIER_B};1\n"
+                         f"NF-1;Caio;3,00;01/10/2025;{SUPPLIER_B};2\n")
+    runner.drain()
+
+
+def test_an_ambiguous_number_is_a_409_listing_the_candidates(client, shared_number):
+    code, body = get(client, "/invoices/NF-1")
+    assert code == 409 and body["Code"] == "Conflict"
+    [error] = body["errors"]
+    assert error["field"] == "number" and error["more_candidates"] is False
+    assert sorted((c["issuer"], c["series"]) for c in error["candidates"]) == [
+        (SUPPLIER_A, "1"), (SUPPLIER_B, "1"), (SUPPLIER_B, "2")]
+    code, body = get(client, f"/invoices/NF-1?issuer={SUPPLIER_B}")  # B has two series of it
+    assert code == 409 and len(body["errors"][0]["candidates"]) == 2
+
+
+@pytest.mark.parametrize("query, customer", [
+    (f"issuer={SUPPLIER_A}", "Ana"), ("issuer=11.444.777/0001-61", "Ana"),
+    (f"issuer={SUPPLIER_B}&series=2", "Caio"), (f"issuer={SUPPLIER_B.lower()}&series=002", "Caio"),
+    ("series=2", "Caio"),
+])
+def test_issuer_and_series_choose_among_them(client, shared_number, query, customer):
+    code, body = get(client, f"/invoices/NF-1?{query}")
+    assert code == 200 and body["customer"] == customer, body
+
+
+@pytest.mark.parametrize("query, field", [
+    ("issuer=11444777000162", "issuer"), ("issuer=52998224725", "issuer"), ("issuer=", "issuer"),
+    ("series=1-A", "series"), ("series=123456", "series"), ("series=%20", "series"), ("serie=1", "serie"),
+])
+def test_bad_issuer_or_series_values_are_400s_naming_the_field(client, shared_number, query, field):
+    code, body = get(client, f"/invoices/NF-1?{query}")
+    assert code == 400 and [e["field"] for e in body["errors"]] == [field], body
+
+
+# --- personal data: masked in lists, never in what the upload writes ------------------------------
+
+CPF, CNPJ = "52998224725", "45299718000169"  # a customer's CPF and a customer company's CNPJ
+DOCUMENT_FORMS = (CPF, "529.982.247-25", CNPJ, "45.299.718/0001-69", "12345678909", "123.456.789-09")
+
+
+@pytest.fixture
+def app_log():
+    """What the app's logger writes (as Lambda keeps it), at every level, while the test runs."""
+    import io
+    import logging
+
+    from chalicelib.logs import logger
+    lines, level = io.StringIO(), logger.log_level
+    previous = logger.registered_handler.setStream(lines)
+    logger.setLevel(logging.DEBUG)
+    yield lines
+    logger.setLevel(level)
+    logger.registered_handler.setStream(previous)
+
+
+def test_lists_mask_customer_documents_and_an_operator_sees_one_invoice_in_full(runner, client):
+    upload("docs.csv", "numero;cliente;valor;data_emissao;cpf_cnpj;cpf;cnpj\n"
+                       f"NF-1;Ana;1,00;01/10/2025;;529.982.247-25;\n"
+                       f"NF-2;Empresa;2,00;02/10/2025;;;45.299.718/0001-69\n")
+    runner.drain()
+    for query in ("", "?customer=Ana", "?customer=Empresa&from=2025-10-01"):
+        code, body = get(client, f"/invoices{query}")
+        assert code == 200 and body["items"]
+        shown = {i["number"]: i["customer_document"] for i in body["items"]}
+        assert set(shown.values()) <= {"***.982.247-**", "**.299.718/****-**"}, shown
+        assert not [form for form in DOCUMENT_FORMS if form in json.dumps(body)]
+    assert get(client, "/invoices/NF-1")[1]["customer_document"] == CPF  # the test client calls as an operator
+
+
+def test_one_invoice_is_masked_for_a_caller_who_may_not_see_documents(runner, aws_resources):
+    from chalicelib.invoices.service import invoice_reader
+    upload("one-doc.csv", "numero;cliente;valor;data_emissao;cpf\nNF-1;Ana;1,00;01/10/2025;529.982.247-25\n")
+    runner.drain()
+    assert invoice_reader().get("NF-1")["customer_document"] == "***.982.247-**"
+    assert invoice_reader().get("NF-1", reveal_documents=True)["customer_document"] == CPF
+
+
+def test_no_full_document_in_the_upload_report_status_rejections_or_logs(runner, client, capsys, app_log):
+    rows = [
+        "NF-1;Ana;1,00;01/10/2025;529.982.247-25;",  # accepted
+        "NF-2;Ana;x;01/10/2025;529.982.247-25;",  # rejected for its amount, with a valid document
+        "NF-3;Ana;1,00;01/10/2025;529.982.247-26;",  # the document's check digits are wrong
+        "NF-4;Ana;1,00;01/10/2025;123.456.789-09;45.299.718/0001-68",  # a bad issuer CNPJ
+        "NF-5;529.982.247-25;1,00;2025-02-30;45299718000169;",  # documents in other fields, a bad date
+        "529.982.247-25;Ana;1.234;01/10/2025;;",  # a CPF as the number, an ambiguous amount
+    ]
+    upload("pii.csv", "numero;cliente;valor;data_emissao;cpf;cnpj_emitente\n" + "\n".join(rows) + "\n")
+    runner.drain()
+    summary = status(client, "pii.csv")
+    assert (summary["accepted"], summary["rejected"]) == (1, 5)
+    report = boto3.client("s3").get_object(Bucket=REPORTS, Key=summary["report"]["key"])["Body"].read().decode()
+    rejected = json.dumps(boto3.client("dynamodb").scan(TableName="InvoiceUploadsTable")["Items"])
+    logs = app_log.getvalue() + "".join(capsys.readouterr())  # log lines, and EMF metrics on stdout
+    assert '"invoice upload done"' in logs and "InvoiceRowsRejected" in logs
+    written = {"report": report, "status": json.dumps(summary, ensure_ascii=False), "rejected rows": rejected,
+               "logs": logs, "report key": summary["report"]["key"]}
+    leaks = {(where, form) for where, text in written.items()
+             for form in DOCUMENT_FORMS + ("529.982.247-26", "52998224726", "45.299.718/0001-68", "45299718000168")
+             if form in text}
+    assert leaks == set()
+    assert {(e["row"], e["field"]) for e in summary["errors"]} >= {(3, "amount"), (4, "customer_document"),
+                                                                   (5, "issuer"), (6, "issue_date")}
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+def test_an_invoice_is_kept_5_whole_years_after_its_issue_year_then_expires(runner, client):
+    upload("kept.csv", "numero;cliente;valor;data_emissao\nNF-1;Ana;1,00;31/12/2025\nNF-2;Ana;1,00;01/01/2019\n")
+    runner.drain()
+    kept = invoice("NF-1")
+    assert int(kept["expires_at"]["N"]) == 1924992000  # 2031-01-01T00:00:00Z: 5 years after the end of 2025
+    summary = status(client, "kept.csv")
+    assert (summary["accepted"], summary["rejected"]) == (1, 1)
+    assert summary["errors"][0]["field"] == "issue_date" and "retention" in summary["errors"][0]["problem"]
+    assert invoice("NF-2") is None
+
+
+def test_an_expired_invoice_not_yet_deleted_by_ttl_is_not_shown(runner, client):
+    upload("old.csv", "numero;cliente;valor;data_emissao\nNF-1;Ana;1,00;01/10/2025\nNF-2;Ana;1,00;02/10/2025\n")
+    runner.drain()
+    boto3.client("dynamodb").update_item(  # as if its retention ended yesterday: DynamoDB deletes it within days
+        TableName="InvoicesTable", Key={"number": {"S": "NF-1"}, "issuer_series": {"S": f"{DEV_ISSUER}#1"}},
+        UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1700000000"}})
+    assert get(client, "/invoices/NF-1")[0] == 404
+    assert get(client, f"/invoices/NF-1?issuer={DEV_ISSUER}&series=1")[0] == 404
+    for query in ("", "?customer=Ana"):
+        assert [i["number"] for i in get(client, f"/invoices{query}")[1]["items"]] == ["NF-2"]
+
+
+def test_a_stage_without_a_default_issuer_rejects_rows_that_name_none(runner, client, monkeypatch):
+    from chalicelib.invoices import service
+    monkeypatch.setenv("INVOICE_DEFAULT_ISSUER", "")
+    service.reset()
+    upload("no-issuer.csv", "numero;cliente;valor;data_emissao;cnpj_emitente\n"
+                            f"NF-1;Ana;1,00;01/10/2025;\nNF-2;Ana;1,00;01/10/2025;{SUPPLIER_A}\n")
+    runner.drain()
+    summary = status(client, "no-issuer.csv")
+    assert (summary["accepted"], summary["rejected"]) == (1, 1)
+    assert summary["errors"][0]["field"] == "issuer" and "INVOICE_DEFAULT_ISSUER" in summary["errors"][0]["problem"]
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"INVOICE_RETENTION_YEARS": "4"}, "at least 5 years"),
+    ({"INVOICE_DEFAULT_ISSUER": "11222333000182"}, "INVOICE_DEFAULT_ISSUER has invalid check digits"),
+    ({"INVOICE_DEFAULT_ISSUER": "52998224725"}, "INVOICE_DEFAULT_ISSUER must be the issuer's CNPJ"),
+])
+def test_a_stage_setting_that_breaks_the_rules_stops_the_ingester(monkeypatch, env, message):
+    from chalicelib.invoices.service import StagePolicy
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        StagePolicy.from_settings()

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.invoices.fields import (DOCUMENT_LENGTH, NOT_A_DATE, NOT_A_NUMBER, ALIASES, Invoice, Problem,
-                                        canonical_field, validate_row)
+from chalicelib.invoices.fields import (DOCUMENT_LENGTH, NOT_A_DATE, NOT_A_NUMBER, NOT_A_SERIES, ALIASES, Invoice,
+                                        Problem, canonical_field, mask_document, validate_row)
 
 VALID = {"numero": "NF-1", "cliente": "Ana Costa", "valor": "2.100,43", "data_emissao": "15/10/2025"}
 
@@ -191,3 +191,38 @@ def test_validate_row_never_raises_whatever_a_value_is(name):
         result, found = validate_row({**VALID, name: value})
         assert (result is None) == bool(found)
         assert all(isinstance(p.problem, str) and p.field in ALIASES for p in found)
+
+
+# --- issuer and series: with the number, what identifies an invoice ------------------------------
+
+def test_issuer_and_series_columns_are_read_in_their_canonical_form():
+    found = invoice(**{"CNPJ Emitente": "12.abc.345/01de-35", "Série": "001"})
+    assert (found.issuer, found.series) == ("12ABC34501DE35", "1")
+    assert invoice(issuer_document="11.444.777/0001-61", series=7).issuer == "11444777000161"
+    assert (invoice().issuer, invoice().series) == (None, None)  # the stage's defaults are the ingester's
+    assert invoice(serie="a1").series == "A1" and invoice(serie="0").series == "0"
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("529.982.247-25", "must be the issuer's CNPJ (14 characters, such as 11.222.333/0001-81)"),
+    ("11.444.777/0001-62", "has invalid check digits"),
+    ("12.ABC.345/01DE-3X", "must be a CNPJ of 12 letters or digits and 2 check digits"),
+    (11444777000161, 'must be text such as "11.222.333/0001-81" (as a number it would lose its leading zeros)'),
+    ("11111111111111", "is not a real CPF or CNPJ: all its characters are the same"),
+])
+def test_bad_issuers(value, problem):
+    assert problems(cnpj_emitente=value) == [("issuer", problem)]
+
+
+@pytest.mark.parametrize("value", ["1-A", "123456", "Ç", True, -1, 10 ** 5, Decimal("1"), ["1"]])
+def test_bad_series(value):
+    assert problems(serie=value) == [("series", NOT_A_SERIES)]
+
+
+@pytest.mark.parametrize("document, masked", [
+    ("52998224725", "***.982.247-**"), ("45299718000169", "**.299.718/****-**"),
+    ("12ABC34501DE35", "**.ABC.345/****-**"), ("123", "***"),
+])
+def test_masked_documents_keep_six_middle_characters_at_most(document, masked):
+    assert mask_document(document) == masked
+    assert sum(a == b for a, b in zip(document, masked.replace(".", "").replace("/", "").replace("-", ""))) <= 6
