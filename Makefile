@@ -3,9 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: run test lint lock fuzz load bench bench-invoices policies package deploy clean postgres-binaries chromium
+.PHONY: run test checkov lint lock fuzz load bench bench-invoices policies package deploy clean postgres-binaries chromium
 
 # The deployed packages first, exactly as locked and hash-checked (what the zip holds), then the tools.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -23,8 +25,18 @@ bench: $(STAMP)  ## log pipeline benchmark against the emulator (minutes): meter
 bench-invoices: $(STAMP)  ## invoice pipeline benchmark against the emulator (minutes)
 	$(BIN)/python -m benchmarks.invoice_pipeline $(BENCH_ARGS)
 
-test: $(STAMP) postgres-binaries chromium  ## every test
+test: $(STAMP) $(CHECKOV_STAMP) postgres-binaries chromium  ## every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# checkov pins its own boto3 (and more), which the app's venv cannot take: it gets a venv of its own, which
+# tests/integration/test_cfn_checkov.py runs on the packaged dev and prod templates.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --disable-pip-version-check -q -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+checkov: $(STAMP) $(CHECKOV_STAMP)  ## checkov on the packaged template of STAGE, less infra/checkov-skips.yaml
+	$(BIN)/python -m infra.checkov_scan --stage $(STAGE)
 
 lint: $(STAMP)  ## ruff and mypy on app.py, chalicelib/ and infra/ (settings in pyproject.toml)
 	$(BIN)/ruff check app.py chalicelib infra
@@ -63,7 +75,7 @@ deploy: $(STAMP)  ## package, then deploy the CloudFormation stack async-catalog
 	$(BIN)/python -m infra deploy --stage $(STAGE)
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .mypy_cache .ruff_cache
 
 # --- Product store (issue 12): `make run PRODUCT_STORE=postgres` also starts a local PostgreSQL
 # (build/local/postgres) and points the app at it; empty means the stage's setting (DynamoDB when unset).

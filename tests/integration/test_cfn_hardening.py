@@ -79,7 +79,7 @@ def test_chalices_log_retention_setting_is_refused_for_its_wrong_reference():
 
 def test_a_retention_cloudwatch_does_not_offer_is_refused():
     with pytest.raises(SystemExit, match="log_retention_days"):
-        with_infra(Stage.load("dev"), log_retention_days=10).settings
+        _ = with_infra(Stage.load("dev"), log_retention_days=10).settings
 
 
 def test_api_access_logs_are_one_json_object_per_request_with_the_callers_sub(stage_template):
@@ -183,7 +183,7 @@ def test_the_caps_are_read_per_stage_with_a_default_for_an_unnamed_consumer():
 @pytest.mark.parametrize("cap", [1, 1001, "5", True])
 def test_a_cap_lambda_refuses_is_refused(cap):
     with pytest.raises(SystemExit, match="sqs_maximum_concurrency.process_orders"):
-        with_infra(Stage.load("dev"), sqs_maximum_concurrency={"process_orders": cap}).settings
+        _ = with_infra(Stage.load("dev"), sqs_maximum_concurrency={"process_orders": cap}).settings
 
 
 def test_a_cap_for_a_function_that_consumes_no_queue_is_refused():
