@@ -358,11 +358,8 @@ class InvoiceReader:
             which = " of this issuer" * (issuer is not None) + " in this series" * (series is not None)
             raise NotFound(f"No invoice with this number{which}.", [{"field": "number", "problem": "not found"}])
         if len(found) > 1:
-            shown = found[:MAX_CANDIDATES_SHOWN]
-            raise Conflict("More than one invoice has this number: choose one with ?issuer= and ?series=.", [{
-                "field": "number", "problem": "is the number of several invoices (issuer and series tell them apart)",
-                "candidates": [{"issuer": i["issuer"], "series": i["series"]} for i in shown],
-                "more_candidates": len(found) > len(shown)}])
+            raise Conflict("More than one invoice has this number: choose one with ?issuer= and ?series=.",
+                           ambiguity(found))
         return present(found[0], reveal_documents=reveal_documents)
 
     def list(self, params: dict[str, str]) -> dict:
@@ -381,6 +378,16 @@ class InvoiceReader:
                                                issued_to)
             return [present(i) for i in items], cursor
         return bounded_page(fetch, parse_page_size(params.get("limit")))
+
+
+def ambiguity(found: list[dict]) -> list[dict]:
+    """The 409's errors in the project's shape ({field, problem}): what is wrong, then one entry per candidate
+    whose problem is the query that chooses it."""
+    shown = found[:MAX_CANDIDATES_SHOWN]
+    count = f"{len(shown)}" if len(found) == len(shown) else f"more than {len(shown)}"
+    more = "" if len(found) == len(shown) else f" (the first {len(shown)} are listed; name the issuer)"
+    return [{"field": "number", "problem": f"is the number of {count} invoices{more}"}] + [
+        {"field": "issuer", "problem": f"candidate: ?issuer={i['issuer']}&series={i['series']}"} for i in shown]
 
 
 def _refuse_unknown(params: dict[str, str], known: set[str]) -> None:

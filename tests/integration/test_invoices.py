@@ -420,12 +420,22 @@ def shared_number(runner):
 def test_an_ambiguous_number_is_a_409_listing_the_candidates(client, shared_number):
     code, body = get(client, "/invoices/NF-1")
     assert code == 409 and body["Code"] == "Conflict"
-    [error] = body["errors"]
-    assert error["field"] == "number" and error["more_candidates"] is False
-    assert sorted((c["issuer"], c["series"]) for c in error["candidates"]) == [
-        (SUPPLIER_A, "1"), (SUPPLIER_B, "1"), (SUPPLIER_B, "2")]
+    assert body["errors"][0] == {"field": "number", "problem": "is the number of 3 invoices"}
+    candidates = sorted(e["problem"] for e in body["errors"][1:])  # the project's error shape: {field, problem}
+    assert candidates == [f"candidate: ?issuer={SUPPLIER_A}&series=1", f"candidate: ?issuer={SUPPLIER_B}&series=1",
+                          f"candidate: ?issuer={SUPPLIER_B}&series=2"]
+    assert all(set(e) == {"field", "problem"} for e in body["errors"])
+    for candidate in candidates:  # each one's query answers that invoice
+        assert get(client, "/invoices/NF-1" + candidate.removeprefix("candidate: "))[0] == 200
     code, body = get(client, f"/invoices/NF-1?issuer={SUPPLIER_B}")  # B has two series of it
-    assert code == 409 and len(body["errors"][0]["candidates"]) == 2
+    assert code == 409 and len(body["errors"]) == 3
+
+
+def test_a_409_lists_at_most_20_candidates_and_says_there_are_more():
+    from chalicelib.invoices.service import ambiguity
+    found = [{"issuer": f"{n:014d}", "series": "1"} for n in range(21)]
+    errors = ambiguity(found)
+    assert len(errors) == 21 and errors[0]["problem"].startswith("is the number of more than 20 invoices")
 
 
 @pytest.mark.parametrize("query, customer", [
