@@ -33,6 +33,7 @@ script started, nothing else). 1 otherwise, 2 for bad arguments or a stack
 that would not start.
 """
 import argparse
+import base64
 import ctypes
 import ipaddress
 import json
@@ -135,6 +136,23 @@ class LocalStack:
         self.collector.join(5)  # the rest of its output
         return self.process.returncode
 
+    def operator_token(self) -> str:
+        """The demo operator's ID token from the stack's user pool (local_runtime/identity.py)."""
+        import boto3
+
+        from infra.provision import provision_user_pool
+        from infra.resources import USER_POOL
+        from infra.stage import Stage
+        from local_runtime.identity import log_in
+        session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
+                                        region_name="us-east-1")
+        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{self.emulator_port}"
+        try:
+            pool = provision_user_pool(Stage.load(os.environ.get("STAGE", "dev")), session)  # finds the stack's
+            return log_in(session.client("cognito-idp"), pool[USER_POOL.client_env], "operator")["IdToken"]
+        finally:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.output[-lines:])
 
@@ -183,9 +201,11 @@ def connects_in_all() -> int:
         return sum(_connects.values())
 
 
-def new_session() -> requests.Session:
+def new_session(token: str | None = None) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxy from the environment: loopback stays loopback
+    if token:  # POST /products is for operators: every request carries the operator's ID token
+        session.headers["Authorization"] = f"Bearer {token}"
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0, pool_block=True)
     adapter.poolmanager.pool_classes_by_scheme = {**adapter.poolmanager.pool_classes_by_scheme, "http": CountingPool}
     session.mount("http://", adapter)
@@ -326,7 +346,7 @@ def load(api: str, args, stack: LocalStack | None) -> list[str]:
     failures: list[str] = []
     run = uuid.uuid4().hex[:10]
     n = args.requests
-    sessions = [new_session() for _ in range(args.connections)]
+    sessions = [new_session(args.token) for _ in range(args.connections)]
     timeout = args.request_timeout
 
     # 1. What the table holds before.
@@ -366,7 +386,7 @@ def load(api: str, args, stack: LocalStack | None) -> list[str]:
     for index, answer in sorted(posts.items()):
         if answer.status != 202:
             continue
-        expected = new_product_id(keys[index])
+        expected = new_product_id(keys[index], args.caller)
         body = answer.body if isinstance(answer.body, dict) else {}
         got = body.get("id")
         location = answer.headers.get("Location", "")
@@ -412,7 +432,7 @@ def load(api: str, args, stack: LocalStack | None) -> list[str]:
     wanted: dict[str, int] = dict(accepted)
     for index, answer in posts.items():
         if answer.status != 202:
-            wanted.setdefault(new_product_id(keys[index]), index)
+            wanted.setdefault(new_product_id(keys[index], args.caller), index)
     readable: dict[str, Call] = {}
     get_statuses: Counter = Counter()
     get_latencies: list[float] = []
@@ -570,6 +590,9 @@ def main(argv=None) -> int:
     parser.add_argument("--read-timeout", type=float, default=600,
                         help="seconds to wait for every product to be readable (default 600)")
     parser.add_argument("--request-timeout", type=float, default=30, help="seconds per HTTP answer (default 30)")
+    parser.add_argument("--token", default=os.environ.get("TOKEN"),
+                        help="an operator's ID token for --api (default $TOKEN); a stack started here logs in "
+                             "as its demo operator")
     parser.add_argument("--poll-interval", type=float, default=1.0,
                         help="least seconds between rounds of GET /products/{id} (default 1)")
     parser.add_argument("--grace", type=float, default=10,
@@ -604,6 +627,10 @@ def main(argv=None) -> int:
                 return 2
             say(f"stack ready in {time.perf_counter() - started:.1f} s")
             api = stack.api
+            args.token = stack.operator_token()
+        # The id a key names is the caller's (chalicelib/idempotency.py): the token's sub, read without checking.
+        args.caller = json.loads(base64.urlsafe_b64decode(args.token.split(".")[1] + "==")).get("sub", "") \
+            if args.token else ""
         failures = load(api, args, stack)
     except KeyboardInterrupt:
         say("interrupted")
