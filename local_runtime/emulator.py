@@ -30,8 +30,18 @@ Run as `python -m local_runtime.emulator -H 127.0.0.1 -p PORT` (moto.server's ow
 6. Per request, moto's dispatcher lists its own package directory (under a
    global lock) to route the call, and werkzeug logs a line: the listing is
    done once here, and request logging is off.
+7. DNS rebinding: moto answers any request whatever its `Host`, so a web page
+   the developer has open could rebind its own name to 127.0.0.1 and read or
+   write every bucket, table and queue here (moto takes any credentials).
+   Here a request whose `Host` is not a loopback name (`localhost`,
+   `*.localhost`, 127.0.0.0/8, `[::1]`, any port) is refused with a 403;
+   a rebound name is never one of those, and browsers resolve `*.localhost`
+   to loopback themselves.
 """
 import copy
+import ipaddress
+import json
+import re
 import sys
 import threading
 import time
@@ -224,10 +234,46 @@ def patch_moto() -> None:
     sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else original_millis(dt)
 
 
+_HOST_AND_PORT = re.compile(r"(\[[^\]]*\]|[^:\[\]]*)(?::[0-9]{1,5})?")
+
+
+def loopback_host(host: str | None) -> bool:
+    """Whether a Host header names this machine's loopback interface (port or not): fix 7."""
+    match = _HOST_AND_PORT.fullmatch((host or "").strip().lower())
+    if not match or not match.group(1):
+        return False
+    name = match.group(1).strip("[]").removesuffix(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackHostsOnly:
+    """WSGI middleware: a request for any other Host is a 403 that never reaches moto (fix 7)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        host = environ.get("HTTP_HOST")
+        if loopback_host(host):
+            return self.app(environ, start_response)
+        body = json.dumps({"error": f"Host {host!r} is not a loopback name: this emulator answers only "
+                                    "localhost, *.localhost, 127.0.0.0/8 and [::1]"}).encode()
+        start_response("403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
 def main(argv: list[str]) -> None:
     patch_moto()
-    from moto.server import main as moto_main
-    moto_main(argv)
+    import moto.server
+    dispatcher = moto.server.DomainDispatcherApplication
+    # moto.server.main builds its WSGI app from this name: the guard wraps whatever it builds.
+    moto.server.DomainDispatcherApplication = lambda *args, **kwargs: LoopbackHostsOnly(dispatcher(*args, **kwargs))
+    moto.server.main(argv)
 
 
 if __name__ == "__main__":
