@@ -16,9 +16,15 @@ data functions (`ConsoleData`) are separate from the HTTP layer, so that the
 tests can call them against moto. Elements carry stable ids and data-
 attributes (tests/e2e/test_console.py finds them). It listens on 127.0.0.1
 only: it can move and read messages, and it has no authentication.
+
+A stored report is served as JSON when it is JSON, and otherwise as a
+download (`Content-Disposition: attachment`), never with the content type it
+was stored with: whoever wrote the object chose that type, and `text/html`
+would run its scripts on the console's own origin.
 """
 import html
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -284,10 +290,16 @@ class ConsoleData:
         return {self.env[name] for name in ("REPORTS_BUCKET_NAME", "PROCESSED_DATA_BUCKET_NAME") if self.env.get(name)}
 
     def report(self, bucket: str, key: str) -> tuple[bytes, str]:
+        """A report's bytes and the type to serve them as: `application/json` if they are JSON, else
+        `application/octet-stream` (a download). The stored ContentType is not read at all."""
         if bucket not in self.report_buckets():
             raise PermissionError(f"{bucket} is not a report bucket")
-        obj = self.s3.get_object(Bucket=bucket, Key=key)
-        return obj["Body"].read(), obj.get("ContentType") or "application/octet-stream"
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            return body, "application/octet-stream"
+        return body, "application/json"
 
     # --- everything at once -------------------------------------------------------------
 
@@ -704,9 +716,11 @@ class ConsoleRequestHandler(BaseHTTPRequestHandler):
 
     # --- answers
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
@@ -804,8 +818,19 @@ class ConsoleRequestHandler(BaseHTTPRequestHandler):
         self._json(HTTPStatus.OK, {"removed": removed, "rules": self.console.data.faults.rules()})
 
     def _report(self, params):
-        body, content_type = self.console.data.report(params.get("bucket") or "", params.get("key") or "")
-        self._send(HTTPStatus.OK, body, content_type)
+        key = params.get("key") or ""
+        body, content_type = self.console.data.report(params.get("bucket") or "", key)
+        # Never rendered as a page of this origin: no scripts, no subresources, even if a browser sniffed it.
+        headers = {"Content-Security-Policy": "default-src 'none'; sandbox"}
+        if content_type != "application/json":
+            headers["Content-Disposition"] = f'attachment; filename="{download_name(key)}"'
+        self._send(HTTPStatus.OK, body, content_type, headers)
+
+
+def download_name(key: str) -> str:
+    """The key's last segment with only safe characters: it goes inside a quoted header value."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", key.rsplit("/", 1)[-1]).strip("._")
+    return name or "report"
 
 
 def start_console(runner, session, environment: dict[str, str], host: str, port: int,

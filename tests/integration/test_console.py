@@ -252,6 +252,34 @@ def test_the_page_and_its_endpoints_over_http(console, session):
     assert call(server, "/report?bucket=elsewhere&key=x")[0] == 403
 
 
+def report_answer(server, bucket, key) -> tuple[int, dict[str, str], bytes]:
+    url = server.url + "/report?" + urlencode({"bucket": bucket, "key": key})
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def test_a_report_is_served_as_json_or_as_an_attachment_never_with_its_stored_type(console, session):
+    server, _, _ = console
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket="reports")
+    page = b"<html><script>fetch('/api/redrive')</script></html>"
+    s3.put_object(Bucket="reports", Key="x/page.html", Body=page, ContentType="text/html")
+    s3.put_object(Bucket="reports", Key="x/r.json", Body=b'{"total": 3}', ContentType="text/html")
+    s3.put_object(Bucket="reports", Key='x/rel "1"\r\n.txt', Body=b"total: 3\n", ContentType="text/plain")
+
+    status, headers, body = report_answer(server, "reports", "x/page.html")
+    assert (status, body, headers["Content-Type"]) == (200, page, "application/octet-stream")
+    assert headers["Content-Disposition"] == 'attachment; filename="page.html"'
+    assert "sandbox" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
+
+    status, headers, body = report_answer(server, "reports", "x/r.json")  # JSON, whatever it was stored as
+    assert (status, body, headers["Content-Type"]) == (200, b'{"total": 3}', "application/json")
+    assert "Content-Disposition" not in headers
+
+    status, headers, _ = report_answer(server, "reports", 'x/rel "1"\r\n.txt')  # the name cannot break the header
+    assert headers["Content-Disposition"] == 'attachment; filename="rel__1___.txt"'
+
+
 def test_message_text_is_escaped_in_the_page(session):
     history = History()
     history.add(Delivery("sqs", "q", "h", 1, 1, "raised ValueError: <script>alert(1)</script>", 1.0, ("<i>",)))
