@@ -25,7 +25,7 @@ from typing import Any
 
 from chalice import Response
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from chalicelib.correlation import HEADER as CORRELATION_HEADER
 from chalicelib.openapi import shapes
@@ -64,7 +64,7 @@ def _parameter(where: str, param: Param) -> dict[str, Any]:
     return parameter
 
 
-def _models() -> list[tuple[type[BaseModel], str]]:
+def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
     """Every model the document refers to: request bodies as validated, answers as serialized."""
     bodies = {op.body for op in OPERATIONS.values() if op.body}
     answers = {op.answer for op in OPERATIONS.values()} | {shapes.Error}

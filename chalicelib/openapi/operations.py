@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib.catalog.model import NewProduct
-from chalicelib.invoices.fields import MAX_CUSTOMER
+from chalicelib.invoices.fields import MAX_CUSTOMER, MAX_SERIES
 from chalicelib.openapi import shapes
 from chalicelib.orders.model import NewOrder
 from chalicelib.orders.service import MAX_CUSTOMER_ID
@@ -142,21 +142,31 @@ OPERATIONS: dict[str, Operation] = {
         description="Without `customer`, `from`/`to` filter a scan: a page may hold fewer than `limit` items and "
                     "still have a `next`. Any other query parameter is a 400.",
         answer_example={"items": [{
-            "number": "NF-1001", "customer": "Ana Costa", "amount": "2100.43", "issue_date": "2025-10-15",
-            "customer_document": "11222333000181", "description": "Consultoria de outubro",
+            "number": "NF-1001", "issuer": "11222333000181", "series": "1", "customer": "Ana Costa",
+            "amount": "2100.43", "issue_date": "2025-10-15", "customer_document": "**.222.333/****-**", "description": "Consultoria de outubro",
             "source": {"bucket": "notas-fiscais", "key": "demo/notas_fiscais.csv", "row": 2},
             "ingested_at": "2025-10-01T12:00:00.120Z"}], "next": None},
         who="operators"),
     "GET /invoices/{number}": Operation(
-        "Read an invoice", "Invoices", shapes.Invoice, errors=(400, 404),
+        "Read an invoice", "Invoices", shapes.Invoice, errors=(400, 404, 409),
         path=(Param("number", {"type": "string", "minLength": 1}, "The invoice number", required=True,
                     example="NF-1001"),),
+        query=(Param("issuer", {"type": "string", "minLength": 14, "maxLength": 18},
+                     "The issuer's CNPJ, with or without punctuation: chooses among invoices sharing the number",
+                     example="11.222.333/0001-81"),
+               Param("series", {"type": "string", "pattern": f"^[0-9A-Za-z]{{1,{MAX_SERIES}}}$"},
+                     "The invoice's series (`001` is `1`): chooses among invoices sharing the number",
+                     example="1")),
+        description="409 when several issuers or series have the number: `errors` lists each candidate, its "
+                    "`problem` the ?issuer=&series= query that chooses it. Any other query parameter is a 400.",
         who="operators"),
     "POST /orders": Operation(
         "Place an order", "Orders", shapes.OrderAccepted, status=202, body=NewOrder,
         headers=("IdempotencyKey",), errors=(400, 413, 422), location=True,
         description="Stored RECEIVED and queued; the worker prices items without `unitPrice` from the catalog, "
-                    "completes the order and notifies once. Unknown fields are refused anywhere.",
+                    "completes the order and notifies once. Unknown fields are refused anywhere. A customer "
+                    "orders for itself: `customerId` is its token's `sub` (it may leave it out); an operator "
+                    "names the customer.",
         request_example={"customerId": "c-42", "items": [{"productId": PRODUCT_ID, "quantity": 2},
                                                          {"productId": "caderno", "quantity": 1,
                                                           "unitPrice": "12.50"}]},
@@ -165,10 +175,10 @@ OPERATIONS: dict[str, Operation] = {
     "GET /orders": Operation(
         "List a customer's orders", "Orders", shapes.OrderPage,
         query=(Param("customerId", {"type": "string", "minLength": 1, "maxLength": MAX_CUSTOMER_ID},
-                     "Whose orders (required: there is no listing of every order)", required=True,
-                     example="c-42"),
+                     "Whose orders. Operators: any customer's, or every order without it; customers: their own "
+                     "(their token's `sub`, also what it means when absent)", example="c-42"),
                *PAGE),
-        errors=(400,), description="Newest first, through customer-index.",
+        errors=(400,), description="A customer's orders newest first, through customer-index.",
         who="operators, and customers for themselves"),
     "GET /orders/{order_id}": Operation(
         "Read an order", "Orders", shapes.Order, errors=(400, 404),
@@ -195,13 +205,13 @@ ERROR_EXAMPLE = {"Code": "ValidationError", "Message": "The request body is inva
 ERRORS: dict[int, tuple[str, str]] = {  # status -> (components/responses name, description)
     400: ("BadRequest", "The request is invalid; `errors` names each field, parameter or header at fault"),
     401: ("Unauthorized", "No valid ID token in Authorization (`Code`: Unauthorized)"),
-    403: ("Forbidden", "The token's user may not do this (`Code`: Forbidden): customers may only place and read "
-                       "their own orders"),
+    403: ("Forbidden", ("The token's user may not do this (`Code`: Forbidden): customers may only place and read "
+                        "their own orders")),
     404: ("NotFound", "Nothing with this id or key (yet)"),
     409: ("Conflict", "The request conflicts with the resource's state"),
     413: ("PayloadTooLarge", "The body is over 64 KiB"),
     415: ("UnsupportedMediaType", "A Content-Type other than application/json"),
-    422: ("IdempotencyKeyReused", "This Idempotency-Key was used before with a different body; "
-                                 "`errors` names Idempotency-Key"),
+    422: ("IdempotencyKeyReused", ("This Idempotency-Key was used before with a different body; "
+                                  "`errors` names Idempotency-Key")),
     503: ("ServiceUnavailable", "A store this request needs is down or too slow; retry shortly"),
 }

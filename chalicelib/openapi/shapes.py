@@ -75,12 +75,19 @@ class ProductPage(_Answer):
 LogStatus = Literal["splitting", "processing", "completed", "failed", "superseded"]
 
 
+class UnparsedLine(_Answer):
+    line: int
+    text: str
+    clipped: bool | SkipJsonSchema[None] = None
+
+
 class LogReport(_Answer):
-    status: Literal["Completo"]
+    """The completion report (also written to the processed-data bucket)."""
+    status: str = Field(examples=["Completo"], description="`Completo`, or `failed` for a run stopped at a cap")
     batch_id: str
     source: str
     run_id: str
-    total_items: int
+    total_items: int | None = Field(description="null when a cap stopped the run: the file's total is unknown")
     processed_items: int
     unparsed_items: int
     truncated_items: int
@@ -88,10 +95,16 @@ class LogReport(_Answer):
     header_lines: int
     by_level: dict[str, int]
     by_status: dict[str, int]
+    by_format: dict[str, int] | SkipJsonSchema[None] = None
+    unparsed_lines: list[UnparsedLine] | SkipJsonSchema[None] = Field(
+        default=None, description="The first few lines no format recognised")
     started_at: Timestamp
     completed_at: Timestamp
     duration_seconds: float
     unreadable: dict[str, str] | SkipJsonSchema[None] = None
+    complete: bool | SkipJsonSchema[None] = None
+    read_items: int | SkipJsonSchema[None] = None
+    failure_reason: str | SkipJsonSchema[None] = None
 
 
 class LogReportLocation(ReportLocation):
@@ -110,6 +123,8 @@ class LogBatch(_Answer):
     progress: float | None = Field(ge=0, le=1)
     unreadable: dict[str, str] | SkipJsonSchema[None] = None
     failure_reason: str | SkipJsonSchema[None] = None
+    complete: bool | SkipJsonSchema[None] = Field(default=None, description="false when a cap stopped the run")
+    read_items: int | SkipJsonSchema[None] = Field(default=None, description="Lines read before a cap stopped it")
     report: LogReportLocation | SkipJsonSchema[None] = None
 
 
@@ -171,10 +186,15 @@ class InvoiceSource(_Answer):
 
 class Invoice(_Answer):
     number: str
+    issuer: str = Field(description="The issuer's CNPJ (14 characters, no punctuation)", examples=["11222333000181"])
+    series: str = Field(description="Upper-case letters and digits; all-digit series without leading zeros",
+                        examples=["1"])
     customer: str
     amount: Money
     issue_date: str = Field(description="ISO date", examples=["2025-10-15"])
-    customer_document: str | SkipJsonSchema[None] = None
+    customer_document: str | SkipJsonSchema[None] = Field(
+        default=None, description="CPF or CNPJ: masked in lists (`***.982.247-**`), in full for operators' "
+                                  "GET /invoices/{number}")
     description: str | SkipJsonSchema[None] = None
     source: InvoiceSource
     ingested_at: Timestamp
