@@ -85,4 +85,8 @@ def correlate_request(request: Any, get_response: Callable[[Any], Response]) -> 
     with correlation.bind(correlation_id):
         response = get_response(request)
     response.headers[correlation.HEADER] = correlation_id
+    # Chalice's own answers (405, 415, 500) are JSON bodies without a Content-Type; say so here rather than
+    # rely on API Gateway's default (found by the contract tests: tests/contract).
+    if not any(name.lower() == "content-type" for name in response.headers):
+        response.headers["Content-Type"] = "application/json"
     return response
