@@ -52,6 +52,7 @@ METRICS = {
     "LogSplitBatchItemFailures": "records continue_log_split gave back to SQS",
     "LogBatchesCompleted": "log runs whose report was written",
     "LogBatchesFailed": "log runs whose splitter Lambda gave up on",
+    "LogUploadsOverCap": "log uploads stopped at the stage's cap on bytes or lines (their runs end failed)",
     # Invoices
     "InvoiceUploadsAccepted": "uploads whose ingest started",
     "InvoiceUploadDuplicates": "duplicate S3 events and continuations of a run that needed nothing",

@@ -172,3 +172,23 @@ def log_formats() -> str | None:
     """The stage's user-defined log formats: JSON (docs/log-formats.md), from LOG_FORMATS in the stage's
     environment_variables in .chalice/config.json. Unset or empty: none, only the built-in formats."""
     return os.environ.get("LOG_FORMATS") or None
+
+
+# --- Bounds on log and invoice uploads and on what is kept of them (docs/log-batches.md) ---------------
+
+def upload_max_bytes() -> int:
+    """Decompressed bytes of one upload (log or invoice) a stage reads; past them it ends `failed`.
+    1 GiB by default: a `.gz` expands 10 to 1000 times, and what it expands to is what the queue and tables pay."""
+    return int(setting("UPLOAD_MAX_BYTES", str(1 << 30)))
+
+
+def upload_max_lines() -> int:
+    """Lines of one upload a stage reads (blank ones too); past them it ends `failed`. 2,000,000 by default:
+    about $1.60 of queue, Lambda and table work at the measured $0.67-0.80 per million log lines."""
+    return int(setting("UPLOAD_MAX_LINES", "2000000"))
+
+
+def log_records_retention_days() -> int:
+    """Days ProcessedLogsTable keeps a log line (its raw text may hold client IPs) and a batch's problem-line
+    index: DynamoDB's TTL deletes them after that, counted from the run's start. 90 by default."""
+    return int(setting("LOG_RECORDS_RETENTION_DAYS", "90"))

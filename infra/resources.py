@@ -97,7 +97,8 @@ RESOURCES: dict[str, Resource] = {
     "LogSplitQueue": Queue(env="LOG_SPLIT_QUEUE_NAME"),
     # No index: a line is found by its id (`<run>#<line>`); a batch's problem lines are listed from
     # LogBatchesTable's P# items, so only those lines pay for being findable.
-    "ProcessedLogsTable": Table(env="PROCESSED_LOGS_TABLE_NAME", hash_key="id"),
+    # `ttl`: each line expires LOG_RECORDS_RETENTION_DAYS after its run started (raw lines may hold client IPs).
+    "ProcessedLogsTable": Table(env="PROCESSED_LOGS_TABLE_NAME", hash_key="id", ttl_attribute="ttl"),
     "LogBatchesTable": Table(env="LOG_BATCHES_TABLE_NAME", hash_key="pk", range_key="sk", ttl_attribute="ttl"),
     "InvoicesBucket": Bucket(env="INVOICES_BUCKET_NAME", versioned=True, expires="inputs"),
     "InvoiceIngestQueue": Queue(env="INVOICE_INGEST_QUEUE_NAME"),

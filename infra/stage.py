@@ -37,6 +37,8 @@ class InfraSettings:
     inputs_expire_after_days: int = 90  # uploads (current and older versions); 0: never
     oldest_message_alarm_seconds: int = 900  # a work queue's oldest message older than this alarms
     api_5xx_rate_alarm: float = 0.05  # share of API requests answered 5xx over 5 minutes
+    # Log lines processed in one hour (LogLinesProcessed) above this alarm: each costs $0.67-0.80 per million.
+    log_lines_per_hour_alarm: int = 2_000_000
     # --- Hardening (infra/hardening.py, docs/operations.md) ---
     # Days CloudWatch keeps each function's log group and the API's access log group (one of LOG_RETENTION_DAYS).
     log_retention_days: int = 30

@@ -152,6 +152,11 @@ class LogRecords:
 class RunTracker(RunLeases):
     """A log run's lease and checkpoints (RunLeases), plus exact counting, problem lines and the report claim."""
 
+    def __init__(self, table_name: str, now=time.time, problem_lines_ttl_seconds: int | None = None):
+        super().__init__(table_name, now)
+        # A chunk's problem-line item lives as long as the records it points at (ProcessedLogsTable's TTL).
+        self.problem_lines_ttl_seconds = problem_lines_ttl_seconds
+
     # --- counting ----------------------------------------------------------------
 
     def _chunk_key(self, run_id: str, chunk: int) -> dict:
@@ -247,6 +252,8 @@ class RunTracker(RunLeases):
 
     def _roll_chunk(self, run_id: str, chunk: int, image: dict, result: CountResult) -> None:
         problems = {name: image[name] for name in PROBLEM_SETS if image.get(name)}
+        if problems and self.problem_lines_ttl_seconds:
+            problems["ttl"] = int(self.now() + self.problem_lines_ttl_seconds)
         if problems:  # before the roll: once rolled, nobody comes back for them
             self._db.put_item(TableName=self.table_name,
                               Item=to_item({"pk": run_id, "sk": f"P#{chunk:09d}", "chunk": chunk, **problems}))
@@ -326,8 +333,9 @@ class RunTracker(RunLeases):
 
     # --- completion --------------------------------------------------------------
 
-    def claim_report(self, run_id: str, claim: str, lease_seconds: int = 120) -> dict | None:
-        """Mark a fully processed run completed and take the right to write its report; None if not due/taken.
+    def claim_report(self, run_id: str, claim: str, lease_seconds: int = 120,
+                     status: str = "completed") -> dict | None:
+        """Mark a fully processed run `status` and take the right to write its report; None if not due/taken.
 
         `claim` names the claimer: a claim applied but answered with a timeout is sent again by botocore
         and must find the report still its own, not taken by "another worker" that nobody will replace.
@@ -338,7 +346,7 @@ class RunTracker(RunLeases):
                     "#report_lease_until = :until, #report_claim = :claim",
             "attribute_exists(#total_lines) AND #processed >= #total_lines AND attribute_not_exists(#report_written) "
             "AND (attribute_not_exists(#report_lease_until) OR #report_lease_until < :now OR #report_claim = :claim)",
-            completed="completed", iso=iso_from_epoch(now),
+            completed=status, iso=iso_from_epoch(now),
             until=int(now + lease_seconds), now=int(now), claim=claim)
 
     def release_report(self, run_id: str, claim: str) -> None:

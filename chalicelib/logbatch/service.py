@@ -6,6 +6,11 @@ new run, whose records and report replace the earlier run's as the latest.
 
 The run id is the correlation id of everything a run does: its line
 messages, its continuations, its report's metadata, its log lines.
+
+An upload over the stage's caps (chalicelib/streaming/caps.py) is read up to
+them: the lines before the cap are sent, stored and counted exactly, and the
+run ends `failed` with its reason. Its one report says so, and claims no total
+for the file: `total_items` is null and `read_items` the lines it covers.
 """
 import json
 import time
@@ -19,6 +24,7 @@ from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
 from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.logbatch import messages
+from chalicelib.streaming.caps import OverCap
 from chalicelib.streaming.lines import CorruptStream, LineReader
 from chalicelib.streaming.runs import check_upload_key
 from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, parse_handover, run_id_for
@@ -71,12 +77,20 @@ def line_record(message: messages.LogMessage, line: messages.LogLine, processed_
     }
     if line.truncated or raw_cut or message_cut:
         record["truncated"] = True
+    record["ttl"] = expires_at(message)
     return record, parsed
+
+
+def expires_at(message: messages.LogMessage) -> int:
+    """When DynamoDB's TTL deletes a line's record: the stage's retention after its run started, so every
+    line of a run goes together and a redelivery writes the same item again."""
+    started = message.received_at.timestamp() if message.received_at else time.time()
+    return int(started) + settings.log_records_retention_days() * 24 * 3600
 
 
 def build_report(run: dict) -> dict:
     """The completion report of a run, from its tracking item (so it can be rebuilt identically)."""
-    return {
+    report = {
         "status": "Completo",
         "batch_id": run["batch_id"],
         "source": f"s3://{run['bucket']}/{run['key']}",
@@ -94,6 +108,11 @@ def build_report(run: dict) -> dict:
         "duration_seconds": seconds_between(run["started_at"], run["completed_at"]),
         **({"unreadable": run["unreadable"]} if run.get("unreadable") else {}),
     }
+    if run.get("over_cap"):
+        # Exact for the lines read before the cap, and silent on the rest of the file: no total is claimed.
+        report.update({"status": "failed", "complete": False, "failure_reason": run["failure_reason"],
+                       "total_items": None, "read_items": int(run["total_lines"])})
+    return report
 
 
 class BatchCompletion:
@@ -113,7 +132,8 @@ class BatchCompletion:
                 or run.get("processed", 0) < run["total_lines"]:
             return False
         claim = str(uuid.uuid4())
-        claimed = self.tracker.claim_report(run_id, claim)
+        # A run stopped at a cap stays `failed`: its report is the account of what was read, not completion.
+        claimed = self.tracker.claim_report(run_id, claim, status="failed" if run.get("over_cap") else "completed")
         if claimed is None:  # another worker has it, or it is done
             return False
         key = report_key_for(claimed["key"])
@@ -211,8 +231,9 @@ class LogSplitter:
         seq, received_at = int(run.get("checkpoint_seq", 0)), run["started_at"]
         blank_before, headers = int(run.get("blank_lines", 0)), int(run.get("header_lines", 0))
         try:
-            reader = LineReader(open_object(run["bucket"], run["key"], run["etag"], offset), start_offset=offset,
-                                start_line=first_line, max_line_bytes=messages.MAX_MESSAGE_BYTES - 1000)
+            stream = open_object(run["bucket"], run["key"], run["etag"], offset, lines_before=first_line)
+            reader = LineReader(stream, start_offset=offset, start_line=first_line,
+                                max_line_bytes=messages.MAX_MESSAGE_BYTES - 1000)
         except ObjectReplaced:
             self.tracker.supersede(run_id)
             logger.info("upload replaced or removed before splitting; its newer upload is its own run",
@@ -220,7 +241,7 @@ class LogSplitter:
             return "superseded"
         sender = BatchSender(self.lines_queue, correlation_id=run_id)
         group: list[tuple[int, str, bool]] = []
-        unreadable = {}
+        stopped, ending = {}, "processing"  # why reading ended before the end of the file, if it did
         try:
             for line in reader:
                 if is_header(line.text):  # a W3C log's #Version/#Fields lines describe the file: not items
@@ -239,9 +260,16 @@ class LogSplitter:
                     logger.info("split paused; a continuation resumes it", run_id=run_id, line=line.number,
                                 offset=line.end_offset)
                     return "continued"
+        except OverCap as error:  # a CorruptStream too, but the upload is whole: it is only too big
+            # The lines before the cap are sent already (SQS cannot take them back): they are counted, and
+            # the run ends failed, its report covering them alone. A retry would stop at the same line.
+            stopped, ending = {"failure_reason": str(error), "over_cap": error.cap}, "failed"
+            metrics.count("LogUploadsOverCap")
+            logger.warning("upload over the stage's cap; reading stops here", run_id=run_id, cap=error.cap,
+                           limit=error.limit, lines_read=reader.last_line)
         except CorruptStream as error:
             # A retry would meet the same bytes: the lines read so far are the batch, and the report says why.
-            unreadable = {"unreadable": str(error)}
+            stopped = {"unreadable": str(error)}
             logger.warning("upload unreadable past this point; splitting ends here", run_id=run_id, reason=str(error))
         if group:
             sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group, received_at))
@@ -251,8 +279,8 @@ class LogSplitter:
         total = reader.last_line - blank - headers
         # Before the finish: if this fails, the retry re-sends from the checkpoint and closes the same chunks.
         self.tracker.close_chunks(run_id, seq, per_chunk)
-        finished = self.tracker.finish(run_id, token, "processing", total_lines=total, blank_lines=blank,
-                                       header_lines=headers, messages=seq, **unreadable)
+        finished = self.tracker.finish(run_id, token, ending, total_lines=total, blank_lines=blank,
+                                       header_lines=headers, messages=seq, **stopped)
         logger.info("split done", run_id=run_id, total_lines=total, blank_lines=blank, messages=seq)
         self.completion.try_complete(run_id, finished)  # an empty file, or workers that were faster
         return "split"
@@ -343,6 +371,8 @@ def batch_status(batch_id: str | None, tracker: RunTracker, reports_bucket: str)
         "total_items": int(total) if total is not None else None, "processed_items": processed,
         "progress": round(processed / int(total), 4) if total else (1.0 if total == 0 else None),
     }
+    if run.get("over_cap"):  # stopped at a cap: the file's total is unknown, progress is over the lines read
+        status.update({"total_items": None, "read_items": int(total), "complete": False})
     if run.get("unreadable"):
         status["unreadable"] = run["unreadable"]
     if run.get("failure_reason"):
@@ -357,7 +387,7 @@ def batch_status(batch_id: str | None, tracker: RunTracker, reports_bucket: str)
 LISTED_LEVELS = {"WARN": {"pw", "pe", "pf"}, "ERROR": {"pe", "pf"}, "FATAL": {"pf"}}  # "at or above"
 LISTED_STATUSES = {"5xx": {"p5"}}
 MAX_CHUNKS_PER_PAGE = 1000  # a page that finds fewer lines than asked in this many chunks returns early
-RECORD_INTERNALS = ("id", "run_id", "batch_id", "processed_at", "status_class")
+RECORD_INTERNALS = ("id", "run_id", "batch_id", "processed_at", "status_class", "ttl")
 
 
 def _wanted_sets(level: str | None, status: str | None) -> list[set[str]]:
@@ -443,7 +473,8 @@ def problem_lines(key: str | None, level: str | None, status: str | None, limit:
 
 @lru_cache(maxsize=None)
 def _tracker() -> RunTracker:
-    return RunTracker(settings.log_batches_table())
+    return RunTracker(settings.log_batches_table(),
+                      problem_lines_ttl_seconds=settings.log_records_retention_days() * 24 * 3600)
 
 
 @lru_cache(maxsize=None)

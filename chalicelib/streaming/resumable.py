@@ -6,7 +6,8 @@ never read as if it were the old one. `Checkpointer` is what a reading loop
 calls after each unit of work: every few seconds it saves the offset (and the
 reader's own progress) with the run, and near the deadline it saves one last
 time and hands the run to a continuation message, which a later invocation
-resumes from exactly there. Offsets count decompressed bytes.
+resumes from exactly there. Offsets count decompressed bytes. It also stops
+an upload at the stage's caps on decompressed bytes and lines (caps.py).
 """
 import json
 import time
@@ -15,7 +16,8 @@ from typing import Any, Callable, Iterable
 
 from chalicelib import aws
 from chalicelib.adapters.queues import MessageQueue
-from chalicelib.streaming.lines import gunzip, skip_bytes
+from chalicelib.streaming.caps import UploadCaps, capped, count_newlines, over_bytes
+from chalicelib.streaming.lines import gunzip
 from chalicelib.streaming.runs import RunLeases
 
 CHUNK_BYTES = 1 << 20
@@ -25,14 +27,22 @@ class ObjectReplaced(Exception):
     """The upload was overwritten or deleted before it was read; the newer upload is its own run."""
 
 
-def open_object(bucket: str, key: str, etag: str, offset: int = 0) -> Iterable[bytes]:
+def open_object(bucket: str, key: str, etag: str, offset: int = 0, lines_before: int | None = None,
+                caps: UploadCaps | None = None) -> Iterable[bytes]:
+    """The object's (decompressed) bytes from `offset`, within the stage's caps (OverCap past them).
+
+    `lines_before`: the newlines before `offset`, which a reader that numbers lines knows from its checkpoint;
+    when not given, a resumed read counts them (a `.gz` while decompressing up to the offset, a plain object
+    with one ranged read of the bytes before it), so the line cap holds across resumes for every reader.
+    """
     s3 = aws.client("s3")
+    caps = caps or UploadCaps.of_stage()
     compressed = key.lower().endswith(".gz")
     params = {"Bucket": bucket, "Key": key, "IfMatch": f'"{etag}"'}
     if offset and not compressed:
         params["Range"] = f"bytes={offset}-"
     try:
-        body = s3.get_object(**params)["Body"]
+        response = s3.get_object(**params)
     except s3.exceptions.ClientError as error:
         code = error.response["Error"]["Code"]
         if code == "InvalidRange":
@@ -40,10 +50,24 @@ def open_object(bucket: str, key: str, etag: str, offset: int = 0) -> Iterable[b
         if code in ("PreconditionFailed", "412", "NoSuchKey"):
             raise ObjectReplaced(f"s3://{bucket}/{key}") from None
         raise
-    chunks = body.iter_chunks(CHUNK_BYTES)
-    if compressed:  # a resumed run decompresses up to its offset again
-        return skip_bytes(gunzip(chunks), offset)
-    return chunks
+    chunks = response["Body"].iter_chunks(CHUNK_BYTES)
+    if compressed:  # a resumed run decompresses up to its offset again, counting it towards the caps
+        return capped(gunzip(chunks), caps, skip_to=offset)
+    if offset + response.get("ContentLength", 0) > caps.max_bytes:
+        response["Body"].close()
+        return _failing(over_bytes(caps))  # its size is known: over the cap before a single line is read
+    if lines_before is None:
+        lines_before = 0
+        if offset:
+            before = s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"', Range=f"bytes=0-{offset - 1}")
+            lines_before = count_newlines(before["Body"].iter_chunks(CHUNK_BYTES))
+    return capped(chunks, caps, position=offset, lines=lines_before)
+
+
+def _failing(error: Exception) -> Iterable[bytes]:
+    """A stream that raises at its first read, where readers expect a stream's errors."""
+    yield from ()
+    raise error
 
 
 def run_id_for(key: str, etag: str, sequencer: str | None = None) -> str:

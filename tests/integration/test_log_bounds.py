@@ -4,16 +4,22 @@ Issue 19: a 30-line log of long ERROR lines made `GET /log-batches/lines`
 answer 8-9 MB (a synchronous Lambda answer is at most 6 MB), and a 0.5 MB
 `.gz` of repetitive lines expanded to 6.5 M lines of queue and table work.
 """
+import gzip
 import json
+from datetime import datetime
 from urllib.parse import parse_qsl
 
+import boto3
 import pytest
 
 from chalicelib.errors import ClientError
 from chalicelib.http import error_response, json_response
+from chalicelib.invoices import service as invoices
 from chalicelib.logbatch import service as logbatch
 from chalicelib.pagination import LIST_TEXT_BYTES, PAGE_BYTES
-from tests.integration.test_log_batches import runner, upload  # noqa: F401 (a fixture)
+from infra.cloudformation import add_log_volume_alarm, resource_template
+from infra.stage import Stage
+from tests.integration.test_log_batches import api_calls, records_of, report, report_puts, runner, upload  # noqa: F401
 
 
 class Answer:
@@ -95,5 +101,117 @@ def test_a_short_line_is_listed_whole_and_unflagged(runner):
     assert page["items"][0]["raw"] == "2026-11-20 10:00:01 ERROR [Api] short"
 
 
-if __name__ == "__main__":
-    pytest.main([__file__, "-q"])
+# --- caps on one upload (item 5) -------------------------------------------------------
+
+def sent_lines(calls) -> list[int]:
+    return sorted(line["number"] for _, op, p in calls if op == "SendMessageBatch"
+                  and p["QueueUrl"].endswith("/log-processing-queue")
+                  for entry in p["Entries"] for line in json.loads(entry["MessageBody"])["lines"])
+
+
+def caps(monkeypatch, lines: int = 10 ** 9, size: int = 10 ** 12) -> None:
+    monkeypatch.setenv("UPLOAD_MAX_LINES", str(lines))
+    monkeypatch.setenv("UPLOAD_MAX_BYTES", str(size))
+
+
+def test_a_gz_over_the_line_cap_fails_with_one_report_of_exactly_the_lines_before_it(runner, api_calls, monkeypatch):
+    caps(monkeypatch, lines=250)
+    lines = [f"2026-11-20 10:00:{n % 60:02d} {'ERROR' if n % 10 == 0 else 'INFO'} [Api] request {n}"
+             for n in range(1, 1001)]
+    upload("capped/bomb.log.gz", gzip.compress(("\n".join(lines) + "\n").encode()))
+    runner.drain()
+    assert sent_lines(api_calls) == list(range(1, 251))  # nothing past the cap is queued
+    assert [int(r["line"]["N"]) for r in records_of("capped/bomb.log.gz")] == list(range(1, 251))
+    content = report("capped/relatorio_bomb.log.gz.json")
+    assert (content["status"], content["complete"], content["total_items"]) == ("failed", False, None)
+    assert (content["read_items"], content["processed_items"]) == (250, 250)  # exact, and only for those
+    assert content["by_level"] == {"ERROR": 25, "INFO": 225}
+    assert "UPLOAD_MAX_LINES" in content["failure_reason"] and "250" in content["failure_reason"]
+    status = logbatch.log_batch_status("capped/bomb.log.gz")
+    assert (status["status"], status["total_items"], status["read_items"], status["processed_items"]) == \
+        ("failed", None, 250, 250)
+    assert status["failure_reason"] == content["failure_reason"] and status["report"]["content"] == content
+    assert len(report_puts(api_calls)) == 1
+
+
+def test_a_plain_file_over_the_byte_cap_fails_before_a_line_is_queued(runner, api_calls, monkeypatch):
+    caps(monkeypatch, size=1_000)
+    upload("capped/big.log", "".join(f"2026-11-20 10:00:00 INFO [Api] request {n}\n" for n in range(200)))
+    runner.drain()
+    assert sent_lines(api_calls) == []
+    content = report("capped/relatorio_big.log.json")
+    assert (content["status"], content["total_items"], content["read_items"]) == ("failed", None, 0)
+    assert "UPLOAD_MAX_BYTES" in content["failure_reason"]
+    assert logbatch.log_batch_status("capped/big.log")["status"] == "failed"
+
+
+def test_the_line_cap_holds_exactly_across_hand_overs(runner, api_calls, monkeypatch):
+    caps(monkeypatch, lines=15)
+    monkeypatch.setenv("LOG_SPLIT_TIME_BUDGET_SECONDS", "0")  # a continuation after every line
+    logbatch.reset()
+    lines = [f"2026-11-20 10:00:{n:02d} INFO [Svc] line {n}" for n in range(1, 24)]
+    upload("capped/slow.txt", "\n".join(lines[:10]) + "\n\n" + "\n".join(lines[10:]) + "\n")  # line 11 blank
+    runner.drain()
+    assert sent_lines(api_calls) == list(range(1, 11)) + list(range(12, 16))
+    content = report("capped/relatorio_slow.txt.json")
+    assert (content["status"], content["read_items"], content["processed_items"], content["blank_lines"]) == \
+        ("failed", 14, 14, 1)
+
+
+def test_an_upload_within_the_caps_is_complete_as_before(runner, monkeypatch):
+    body = "".join(f"2026-11-20 10:00:00 INFO [Api] request {n}\n" for n in range(1, 21))
+    caps(monkeypatch, lines=20, size=len(body))
+    upload("capped/fits.log", body)
+    runner.drain()
+    content = report("capped/relatorio_fits.log.json")
+    assert (content["status"], content["total_items"], "complete" in content) == ("Completo", 20, False)
+
+
+@pytest.mark.parametrize("budget", [None, "0"])
+def test_an_invoice_upload_over_the_line_cap_fails_with_the_rows_before_it(runner, monkeypatch, budget):
+    caps(monkeypatch, lines=5)  # the header and four rows
+    if budget:
+        monkeypatch.setenv("INVOICE_INGEST_TIME_BUDGET_SECONDS", budget)  # resumed reads count lines again
+    invoices.reset()
+    rows = "".join(f"NF-{n};Ana;1,00;01/10/2025\r\n" for n in range(1, 11))
+    boto3.client("s3").put_object(Bucket="notas-fiscais", Key="capped/notas.csv",
+                                  Body=("numero;cliente;valor;data_emissao\r\n" + rows).encode())
+    runner.drain()
+    summary = invoices.invoice_upload_status("capped/notas.csv")
+    assert (summary["status"], summary["rows"], summary["accepted"]) == ("failed", 4, 4)
+    assert "UPLOAD_MAX_LINES" in summary["failure_reason"]
+
+
+# --- retention (item 3, the log part) and the hourly volume alarm ------------------------
+
+def test_line_records_and_problem_lines_expire_after_the_stage_retention(runner):
+    upload("ttl/app.log", "2026-11-20 10:00:01 ERROR [Api] down\n2026-11-20 10:00:02 INFO [Api] up\n")
+    runner.drain()
+    run = logbatch._tracker().latest("ttl/app.log")
+    started = int(datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).timestamp())
+    days = int(Stage.load("dev").environment["LOG_RECORDS_RETENTION_DAYS"])
+    assert [int(r["ttl"]["N"]) for r in records_of("ttl/app.log")] == [started + days * 86400] * 2
+    problems = boto3.client("dynamodb").query(
+        TableName="LogBatchesTable", KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": run["run_id"]}, ":p": {"S": "P#"}})["Items"]
+    assert len(problems) == 1 and abs(int(problems[0]["ttl"]["N"]) - (started + days * 86400)) < 600
+    ttl = boto3.client("dynamodb").describe_time_to_live(TableName="ProcessedLogsTable")
+    assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+    assert "ttl" not in json.loads(Answer("key=ttl/app.log").body)["items"][0]
+
+
+def test_the_template_turns_on_the_records_ttl(stage, app):
+    table = resource_template(stage, app)["Resources"]["ProcessedLogsTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"Enabled": True, "AttributeName": "ttl"}
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_each_stage_alarms_on_log_lines_processed_per_hour(name):
+    stage = Stage.load(name)
+    template = {"Resources": {}}
+    add_log_volume_alarm(template, stage)
+    alarm = template["Resources"]["LogLinesPerHourAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == \
+        ("AsyncCatalog", "LogLinesProcessed", "Sum", 3600)
+    assert alarm["Dimensions"] == [{"Name": "stage", "Value": name}]
+    assert alarm["Threshold"] == stage.config["stages"][name]["infra"]["log_lines_per_hour_alarm"]
