@@ -186,9 +186,20 @@ class Stage:
         os.environ.update(self.environment)
         if str(self.project_dir) not in sys.path:
             sys.path.insert(0, str(self.project_dir))
+        self.check_log_formats()
         if "app" in sys.modules:  # imported for another stage: its event sources hold that stage's names
             return importlib.reload(sys.modules["app"]).app
         return importlib.import_module("app").app
+
+    def check_log_formats(self) -> None:
+        """Refuse a stage whose LOG_FORMATS has a bad pattern, naming it: `python -m infra package`/`deploy`
+        and `make run` load the app through here, so a bad one never reaches a worker (docs/log-formats.md)."""
+        from chalicelib import settings
+        from chalicelib.logbatch.parsing import BadLogFormat, load_formats
+        try:
+            load_formats(settings.log_formats())
+        except BadLogFormat as error:
+            raise SystemExit(f"stage {self.name} (.chalice/config.json): {error}") from None
 
     def sqs_consumers(self, app) -> dict[str, list[str]]:
         """Queue logical id -> the functions that consume it."""

@@ -46,7 +46,11 @@ CHUNK_TTL_SECONDS = 30 * 24 * 3600  # longer than any message can live in a queu
 # Problem-line sets of a chunk, and what each holds. A line can be in two (an ERROR with a 503).
 PROBLEM_SETS = {"pf": "FATAL", "pe": "ERROR", "pw": "WARN", "p5": "5xx"}
 PROBLEM_LEVELS = {"FATAL": "pf", "ERROR": "pe", "WARN": "pw"}
-COUNTER_PREFIXES = ("lvl_", "st_")
+COUNTER_PREFIXES = ("lvl_", "st_", "fmt_")  # fmt_<format>: the report's by_format (issue 23)
+# A chunk's unparsed line numbers (at most UNPARSED_SAMPLE a message), kept as `U#<chunk>` items when it rolls
+# up, so that the report can show a run's first few unparsed lines: what a user writes a format for.
+UNPARSED_SET = "pu"
+UNPARSED_SAMPLE = 5
 COUNTERS = ("processed", "unparsed", "truncated")
 
 
@@ -76,6 +80,8 @@ class MessageCounts:
     levels: Counter = field(default_factory=Counter)
     statuses: Counter = field(default_factory=Counter)
     problems: dict[str, set[int]] = field(default_factory=dict)
+    formats: Counter = field(default_factory=Counter)
+    unparsed_lines: set[int] = field(default_factory=set)  # the first UNPARSED_SAMPLE of the message
 
     @property
     def chunk(self) -> int:
@@ -89,6 +95,7 @@ class MessageCounts:
         totals = Counter({"processed": self.processed, "unparsed": self.unparsed, "truncated": self.truncated})
         totals.update({f"lvl_{level}": n for level, n in self.levels.items()})
         totals.update({f"st_{status}": n for status, n in self.statuses.items()})
+        totals.update({f"fmt_{name}": n for name, n in self.formats.items()})
         return +totals  # drop zeros: nothing to add
 
 
@@ -236,6 +243,8 @@ class RunTracker(RunLeases):
             counters.update(message.counters())
             for name, lines in message.problems.items():
                 sets.setdefault(name, set()).update(lines)
+            if message.unparsed_lines:
+                sets.setdefault(UNPARSED_SET, set()).update(message.unparsed_lines)
         expression, names, values = _add_expression(counters, sets)
         expression = _and_add(expression, "#slots :slots")
         names.update({"#expected": "expected", "#ttl": "ttl", "#slots": "slots"})
@@ -257,6 +266,10 @@ class RunTracker(RunLeases):
         if problems:  # before the roll: once rolled, nobody comes back for them
             self._db.put_item(TableName=self.table_name,
                               Item=to_item({"pk": run_id, "sk": f"P#{chunk:09d}", "chunk": chunk, **problems}))
+        unparsed = sorted(int(n) for n in image.get(UNPARSED_SET, ()))[:UNPARSED_SAMPLE]
+        if unparsed:  # likewise: the report's first unparsed lines come from these
+            self._db.put_item(TableName=self.table_name, Item=to_item(
+                {"pk": run_id, "sk": f"U#{chunk:09d}", "chunk": chunk, "lines": set(unparsed)}))
         section = chunk // SECTION_CHUNKS
         counters = Counter({name: int(value) for name, value in image.items() if is_counter(name)})
         expression, names, values = _add_expression(counters, {})
@@ -331,6 +344,14 @@ class RunTracker(RunLeases):
                                        ":to": {"S": "P#999999999"}})
         return [from_item(item) for item in page.get("Items", [])]
 
+    def first_unparsed(self, run_id: str, limit: int = UNPARSED_SAMPLE) -> list[int]:
+        """The run's first `limit` unparsed line numbers: its first chunks' `U#` items hold them (one query)."""
+        page = self._db.query(
+            TableName=self.table_name, Limit=limit, ConsistentRead=True,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :u)",
+            ExpressionAttributeValues={":pk": {"S": run_id}, ":u": {"S": "U#"}})
+        return sorted(int(n) for item in page.get("Items", []) for n in item["lines"]["NS"])[:limit]
+
     # --- completion --------------------------------------------------------------
 
     def claim_report(self, run_id: str, claim: str, lease_seconds: int = 120,
@@ -353,6 +374,11 @@ class RunTracker(RunLeases):
         """Give up a claim whose report could not be written, so that the redelivery retrying it claims at once."""
         self._update(run_id, "SET #report_lease_until = :zero", "#report_claim = :claim", zero=0, claim=claim)
 
-    def report_written(self, run_id: str, report_key: str) -> None:
+    def report_written(self, run_id: str, report_key: str, unparsed_lines: list[dict] | None = None) -> None:
+        """`unparsed_lines`: the report's first unparsed lines, kept so that the report rebuilds identically."""
+        if unparsed_lines:
+            self._update(run_id, "SET #report_written = :yes, #report_key = :key, #unparsed_lines = :unparsed_lines "
+                                 "REMOVE #report_lease_until", yes=True, key=report_key, unparsed_lines=unparsed_lines)
+            return
         self._update(run_id, "SET #report_written = :yes, #report_key = :key REMOVE #report_lease_until",
                      yes=True, key=report_key)

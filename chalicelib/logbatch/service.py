@@ -28,9 +28,9 @@ from chalicelib.streaming.caps import OverCap
 from chalicelib.streaming.lines import CorruptStream, LineReader
 from chalicelib.streaming.runs import check_upload_key
 from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, parse_handover, run_id_for
-from chalicelib.logbatch.parsing import is_header, normalise_level, parse_line, status_class
-from chalicelib.logbatch.repository import (LogRecords, MessageCounts, RunTracker, messages_per_chunk,
-                                            problem_sets_of)
+from chalicelib.logbatch.parsing import LogFormats, is_header, load_formats, normalise_level, parse_line, status_class
+from chalicelib.logbatch.repository import (UNPARSED_SAMPLE, LogRecords, MessageCounts, RunTracker,
+                                            messages_per_chunk, problem_sets_of)
 from chalicelib.pagination import (bad_cursor, clip_texts, decode_cursor, encode_cursor, fitting,
                                    parse_page_size)
 from chalicelib.logs import logger
@@ -62,7 +62,8 @@ def clip(text: str | None, limit: int = RECORD_TEXT_LIMIT) -> tuple[str | None, 
 def line_record(message: messages.LogMessage, line: messages.LogLine, processed_at: str) -> tuple[dict, Any]:
     """The ProcessedLogsTable item for one line, and what was parsed from it."""
     # The run's start, not now: a syslog line without a year must get the same year on every redelivery.
-    parsed = parse_line(line.text, received_at=message.received_at)
+    # A stage's own formats first (those its LOG_FORMATS gives this key): docs/log-formats.md.
+    parsed = parse_line(line.text, received_at=message.received_at, formats=log_formats().for_key(message.batch_id))
     raw, raw_cut = clip(line.text)
     fields = parsed.fields()
     fields["message"], message_cut = clip(parsed.message)
@@ -103,10 +104,14 @@ def build_report(run: dict) -> dict:
         "header_lines": int(run.get("header_lines", 0)),
         "by_level": {k[4:]: int(v) for k, v in sorted(run.items()) if k.startswith("lvl_")},
         "by_status": {k[3:]: int(v) for k, v in sorted(run.items()) if k.startswith("st_")},
+        "by_format": {k[4:]: int(v) for k, v in sorted(run.items()) if k.startswith("fmt_")},
         "started_at": run["started_at"],
         "completed_at": run["completed_at"],
         "duration_seconds": seconds_between(run["started_at"], run["completed_at"]),
         **({"unreadable": run["unreadable"]} if run.get("unreadable") else {}),
+        # the first few, clipped: what a user writes a format for (issue 23); DynamoDB gives the numbers as Decimal
+        **({"unparsed_lines": [{**entry, "line": int(entry["line"])} for entry in run["unparsed_lines"]]}
+           if run.get("unparsed_lines") else {}),
     }
     if run.get("over_cap"):
         # Exact for the lines read before the cap, and silent on the rest of the file: no total is claimed.
@@ -118,9 +123,29 @@ def build_report(run: dict) -> dict:
 class BatchCompletion:
     """Writes a run's report once every line is processed, whoever notices first."""
 
-    def __init__(self, tracker: RunTracker, reports: ReportStore):
+    UNPARSED_TEXT_LIMIT = 200  # characters of each unparsed line the report shows: enough to write a pattern for
+
+    def __init__(self, tracker: RunTracker, reports: ReportStore, records: LogRecords | None = None):
         self.tracker = tracker
         self.reports = reports
+        self.records = records  # where the report's first unparsed lines are read (None: the report has none)
+
+    def _first_unparsed(self, run_id: str, run: dict) -> list[dict]:
+        """The run's first few unparsed lines ({line, text, clipped?}), from its chunks' U# items and records."""
+        if self.records is None or not int(run.get("unparsed", 0)):
+            return []
+        ids = {number: f"{run_id}#{number:09d}" for number in self.tracker.first_unparsed(run_id)}
+        stored = self.records.get_many(list(ids.values()))
+        lines = []
+        for number, record_id in ids.items():
+            if record_id not in stored:  # gone since (expired or deleted): nothing to show
+                continue
+            text = stored[record_id].get("raw") or ""
+            line = {"line": number, "text": text[:self.UNPARSED_TEXT_LIMIT]}
+            if len(text) > self.UNPARSED_TEXT_LIMIT:
+                line["clipped"] = True
+            lines.append(line)
+        return lines
 
     def try_complete(self, run_id: str, run: dict | None = None) -> bool:
         with correlation.bind(run_id):
@@ -138,9 +163,10 @@ class BatchCompletion:
             return False
         key = report_key_for(claimed["key"])
         try:
+            claimed = {**claimed, "unparsed_lines": self._first_unparsed(run_id, claimed)}
             self.reports.put_text(key, json.dumps(build_report(claimed), indent=2, ensure_ascii=False) + "\n",
                                   content_type="application/json")
-            self.tracker.report_written(run_id, key)
+            self.tracker.report_written(run_id, key, claimed["unparsed_lines"])
         except Exception:
             # The caller's messages are redelivered to retry this; holding the claim until its lease ran
             # out would make that redelivery find the report "taken" and leave the run without one.
@@ -301,6 +327,9 @@ class LogWorker:
             rows.append(record)
             count.processed += 1
             count.unparsed += parsed.format == "unparsed"
+            count.formats[parsed.format] += 1
+            if parsed.format == "unparsed" and len(count.unparsed_lines) < UNPARSED_SAMPLE:
+                count.unparsed_lines.add(line.number)
             count.truncated += bool(record.get("truncated"))
             count.levels[parsed.level or "NONE"] += 1
             count.statuses[record["status_class"]] += 1
@@ -472,6 +501,12 @@ def problem_lines(key: str | None, level: str | None, status: str | None, limit:
 
 
 @lru_cache(maxsize=None)
+def log_formats() -> LogFormats:
+    """The stage's user-defined formats (settings.log_formats()), compiled once; BadLogFormat for a bad one."""
+    return load_formats(settings.log_formats())
+
+
+@lru_cache(maxsize=None)
 def _tracker() -> RunTracker:
     return RunTracker(settings.log_batches_table(),
                       problem_lines_ttl_seconds=settings.log_records_retention_days() * 24 * 3600)
@@ -479,7 +514,8 @@ def _tracker() -> RunTracker:
 
 @lru_cache(maxsize=None)
 def _completion() -> BatchCompletion:
-    return BatchCompletion(_tracker(), ReportStore(settings.processed_data_bucket()))
+    return BatchCompletion(_tracker(), ReportStore(settings.processed_data_bucket()),
+                           LogRecords(settings.processed_logs_table()))
 
 
 @lru_cache(maxsize=None)
@@ -490,6 +526,7 @@ def log_splitter() -> LogSplitter:
 
 @lru_cache(maxsize=None)
 def log_worker() -> LogWorker:
+    log_formats()  # a bad LOG_FORMATS stops the worker here, when it starts, naming the format
     return LogWorker(LogRecords(settings.processed_logs_table()), _tracker(), _completion())
 
 
@@ -511,5 +548,5 @@ def log_batch_problem_lines(params: dict[str, str]) -> dict:
 
 
 def reset() -> None:
-    for cached in (_tracker, _completion, log_splitter, log_worker):
+    for cached in (_tracker, _completion, log_splitter, log_worker, log_formats):
         cached.cache_clear()
