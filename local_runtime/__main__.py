@@ -50,7 +50,8 @@ def banner(stage: Stage, api: str, emulator: str, console: str | None = None, lo
         "",
         "AsyncCatalog is running locally.",
         f"  REST API          {api}",
-        *([f"  Console           {console}   (queues, DLQs, deliveries, log batches, orders; open it in a browser)"]
+        *([f"  Console           {console}   (queues, DLQs, deliveries, log batches, orders; open it in a browser)",
+           f"  API reference     {console}/api-reference   (the API's own {api}/openapi.json, rendered)"]
           if console else []),
         f"  AWS emulator      {emulator}   (moto; any region, any credentials)",
         f"  Handler logs      {handler_logs}",

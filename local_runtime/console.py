@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from local_runtime import api_reference
 from local_runtime.faults import FaultSwitch
 from local_runtime.runner import CORRELATION_ATTRIBUTE, History, INTERNAL_PREFIX
 
@@ -657,7 +658,8 @@ def render_page(state: dict[str, Any], api: str | None, sqs_handlers: list[str])
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
 <body data-refreshes="0">
 <header><h1>AsyncCatalog local console</h1><span class="muted">REST API {api_link}</span>
-<span id="connection" class="muted">live</span></header>
+<span id="connection" class="muted">live</span>
+<a id="api-reference" href="/api-reference">API reference</a></header>
 <p>
 <label>Correlation id <input type="text" id="cid-filter" name="cid" value="{esc(state["filter"])}"
  placeholder="filter deliveries and SNS messages"></label>
@@ -748,7 +750,8 @@ class ConsoleRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802
         self._route({"/": self._page, "/live": self._live, "/api/state": self._state, "/api/peek": self._peek,
-                     "/report": self._report, "/api/faults": self._faults})
+                     "/report": self._report, "/api/faults": self._faults,
+                     **dict.fromkeys(api_reference.PATHS, self._api_reference)})
 
     def do_POST(self):  # noqa: N802
         self._route({"/api/redrive": self._redrive, "/api/faults": self._poison, "/api/faults/clear": self._unpoison})
@@ -816,6 +819,10 @@ class ConsoleRequestHandler(BaseHTTPRequestHandler):
     def _unpoison(self, params):
         removed = self.console.data.faults.unpoison(params.get("match") or None, params.get("handler") or None)
         self._json(HTTPStatus.OK, {"removed": removed, "rules": self.console.data.faults.rules()})
+
+    def _api_reference(self, params):
+        """The API reference page, the API's own document and Swagger UI's files (local_runtime/api_reference.py)."""
+        self._send(*api_reference.answer(urlsplit(self.path).path, self.console.data.api))
 
     def _report(self, params):
         key = params.get("key") or ""
