@@ -30,6 +30,8 @@ from chalicelib.invoices.service import MIN_RETENTION_YEARS, StagePolicy
 def migrated(invoice: dict[str, Any], policy: StagePolicy) -> dict[str, Any]:
     """An old item as the new table keeps it; an item that already names its issuer keeps it."""
     issuer = invoice.get("issuer") or policy.default_issuer
+    if issuer is None:
+        raise ValueError("the old invoices need an issuer: give the stage's own CNPJ")
     series = invoice.get("series") or DEFAULT_SERIES
     return {**invoice, "issuer": issuer, "series": series, "issuer_series": issuer_series(issuer, series),
             "expires_at": int(invoice.get("expires_at") or policy.expires_at(invoice["issue_date"])),

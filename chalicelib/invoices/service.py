@@ -289,6 +289,7 @@ class RowBatch:
     def _record(self, invoice: Invoice, row: int) -> dict:
         run = self.run
         issuer, series = invoice.issuer or self.policy.default_issuer, invoice.series or DEFAULT_SERIES
+        assert issuer is not None, "StagePolicy.problems rejects a row without an issuer on a stage without one"
         return {
             "number": invoice.number, "issuer_series": issuer_series(issuer, series), "issuer": issuer,
             "series": series, "expires_at": self.policy.expires_at(invoice.issue_date),

@@ -45,8 +45,8 @@ def list_tables(port: int, host: str) -> tuple[int, bytes]:
         connection.putrequest("POST", "/", skip_host=True)
         for name, value in (("Host", host), ("X-Amz-Target", "DynamoDB_20120810.ListTables"),
                             ("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", "2"),
-                            ("Authorization", "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/dynamodb/aws4_request,"
-                                              " SignedHeaders=host, Signature=x")):
+                            ("Authorization", ("AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/dynamodb/"
+                                               "aws4_request, SignedHeaders=host, Signature=x"))):
             connection.putheader(name, value)
         connection.endheaders(b"{}")
         response = connection.getresponse()

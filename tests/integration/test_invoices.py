@@ -480,8 +480,8 @@ def app_log():
 
 def test_lists_mask_customer_documents_and_an_operator_sees_one_invoice_in_full(runner, client):
     upload("docs.csv", "numero;cliente;valor;data_emissao;cpf_cnpj;cpf;cnpj\n"
-                       f"NF-1;Ana;1,00;01/10/2025;;529.982.247-25;\n"
-                       f"NF-2;Empresa;2,00;02/10/2025;;;45.299.718/0001-69\n")
+                       "NF-1;Ana;1,00;01/10/2025;;529.982.247-25;\n"
+                       "NF-2;Empresa;2,00;02/10/2025;;;45.299.718/0001-69\n")
     runner.drain()
     for query in ("", "?customer=Ana", "?customer=Empresa&from=2025-10-01"):
         code, body = get(client, f"/invoices{query}")
