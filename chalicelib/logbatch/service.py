@@ -401,7 +401,7 @@ def batch_status(batch_id: str | None, tracker: RunTracker, reports_bucket: str)
         "progress": round(processed / int(total), 4) if total else (1.0 if total == 0 else None),
     }
     if run.get("over_cap"):  # stopped at a cap: the file's total is unknown, progress is over the lines read
-        status.update({"total_items": None, "read_items": int(total), "complete": False})
+        status.update({"total_items": None, "read_items": int(run["total_lines"]), "complete": False})
     if run.get("unreadable"):
         status["unreadable"] = run["unreadable"]
     if run.get("failure_reason"):

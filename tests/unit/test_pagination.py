@@ -24,7 +24,7 @@ class KeysetStore:
 def read_all(store, size, budget):
     pages, cursor = [], None
     while True:
-        page = bounded_page(lambda n: store.page(n, cursor), size, budget)
+        page = bounded_page(lambda n, after=cursor: store.page(n, after), size, budget)
         pages.append(page["items"])
         cursor = page["next"]
         if cursor is None:
