@@ -278,17 +278,16 @@ def _time_reader(time_format, where: str) -> Callable:
     has_year = any(d in time_format for d in ("%Y", "%y", "%G"))
     if not ("%d" in time_format and any(d in time_format for d in ("%m", "%b", "%B"))):
         raise BadLogFormat(f"{where}: time_format {time_format!r} needs a month (%m, %b or %B) and a day (%d)")
+    # Without a year, strptime would take 1900, which has no Feb 29: read as if the year were 2000 (a leap one).
+    written = time_format if has_year else f"%Y {time_format}"
     try:  # a format strptime cannot read back what strftime wrote with it is one strptime does not know
-        datetime.strptime(SAMPLE_TIME.strftime(time_format), time_format)
+        datetime.strptime(SAMPLE_TIME.strftime(written), written)
     except ValueError as error:
         raise BadLogFormat(f"{where}: time_format {time_format!r} is not a strptime format: {error}") from None
 
     def read(text: str, received_at) -> datetime | None:
         try:
-            if has_year:
-                moment = datetime.strptime(text, time_format)
-            else:  # 2000 is a leap year: Feb 29 reads, then gets the year syslog's rule gives it
-                moment = datetime.strptime(f"2000 {text}", f"%Y {time_format}")
+            moment = datetime.strptime(text if has_year else f"2000 {text}", written)
         except ValueError:
             return None
         if moment.tzinfo is not None:
