@@ -5,9 +5,23 @@ Amounts never pass through a binary float: JSON bodies are parsed with
 ints or Decimals.
 """
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import WithJsonSchema
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")
+# Money as a client sends it, for the API's published schemas (chalicelib/openapi). pydantic would describe a
+# bare Decimal (any sign, any places; a string pattern that refuses " 7 "); this is the rule parse_money
+# applies, less the spellings it also tolerates (surrounding spaces, exponents), which a client need not use.
+MONEY_JSON_SCHEMA = {
+    "anyOf": [{"type": "number", "minimum": 0, "maximum": float(MAX_AMOUNT)},
+              {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"}],
+    "description": f"A JSON number or a decimal string, 0 to {MAX_AMOUNT}, at most 2 decimal places (kept exact)",
+    "examples": ["19.90", 19.9],
+}
+# A money field of a request model: validated by parse_money (a "before" validator), described as above.
+MoneyInput = Annotated[Decimal, WithJsonSchema(MONEY_JSON_SCHEMA)]
 
 
 def check_amount(amount: Decimal) -> Decimal:

@@ -426,4 +426,7 @@ def package(stage: Stage, app, out_dir: Path) -> Path:
     sam = out_dir / "sam.json"
     template = finish(json.loads(sam.read_text()), stage, app)
     sam.write_text(json.dumps(template, indent=2))
+    # The API's contract beside the template (issue 21): the document GET /openapi.json serves on this stage.
+    from chalicelib.openapi import published
+    (out_dir / "openapi.json").write_text(json.dumps(published(app, api_stage_name(stage)), indent=2))
     return sam

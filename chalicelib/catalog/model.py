@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from chalicelib.idempotency import new_id
-from chalicelib.money import CENT, parse_money
+from chalicelib.money import CENT, MoneyInput, parse_money
 
 # Derives a product id from a client's Idempotency-Key: the same key always
 # names the same product, so a retried POST can never create a second one.
@@ -19,7 +19,7 @@ class NewProduct(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
     name: StrictStr = Field(min_length=1, max_length=200)
-    price: Decimal
+    price: MoneyInput
     description: StrictStr | None = Field(default=None, max_length=2000)
     sku: StrictStr | None = Field(default=None, min_length=1, max_length=64)
     category: StrictStr | None = Field(default=None, min_length=1, max_length=100)

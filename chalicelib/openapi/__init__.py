@@ -193,6 +193,15 @@ def document(app: Any, base_path: str = "") -> dict[str, Any]:
     return {**_built(app), "servers": [{"url": base_path or "/"}]}
 
 
+def published(app: Any, api_stage: str) -> dict[str, Any]:
+    """The document `make package` writes beside the template: the stage's API Gateway URL, its id and region
+    left to the deploy (the stack's RestAPIId output)."""
+    return {**_built(app), "servers": [{
+        "url": f"https://{{restApiId}}.execute-api.{{region}}.amazonaws.com/{api_stage}",
+        "variables": {"restApiId": {"default": "restapi-id", "description": "The stack's RestAPIId output"},
+                      "region": {"default": "us-east-1", "description": "The region deployed to"}}}]}
+
+
 @lru_cache(maxsize=8)
 def _served_text(app: Any, base_path: str) -> str:
     return json.dumps(document(app, base_path), ensure_ascii=False)

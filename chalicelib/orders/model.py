@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from chalicelib.idempotency import new_id
-from chalicelib.money import CENT, parse_money
+from chalicelib.money import CENT, MoneyInput, parse_money
 
 # Derives an order id from a client's Idempotency-Key: the same key always
 # names the same order, so a retried POST can never create a second one.
@@ -45,7 +45,7 @@ class OrderItem(BaseModel):
     productId: StrictStr = Field(min_length=1, max_length=128, pattern=_PRINTABLE)
     # Strict: 2.0 (parsed as Decimal), "2" and true are refused, not coerced.
     quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
-    unitPrice: Decimal | None = None  # absent or null: the worker prices it from the catalog
+    unitPrice: MoneyInput | None = None  # absent or null: the worker prices it from the catalog
 
     @field_validator("unitPrice", mode="before")
     @classmethod
