@@ -12,6 +12,7 @@ from chalicelib.logbatch.service import log_batch_problem_lines, log_batch_statu
 from chalicelib.metrics import per_invocation
 from chalicelib.openapi import openapi_response
 from chalicelib.orders.service import order_sweeper, order_worker, orders
+from chalicelib.privacy import erase_customer
 from chalicelib.s3events import ignoring_test_events, uploaded_object
 from chalicelib.uploadfailures import record_upload_failure as record_failed_upload
 
@@ -186,6 +187,15 @@ def process_orders(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_orders(event):
     return order_sweeper().sweep()
+
+
+# --- Personal data: a customer's erased on request, operators only (chalicelib/privacy.py, docs/personal-data.md) ---
+
+@app.route("/customers/{customer_id}/personal-data", methods=["DELETE"], authorizer=verify_token)
+@json_errors
+@operators
+def erase_personal_data(customer_id, caller):
+    return json_response(erase_customer(customer_id, erased_by=caller.sub))
 
 
 # --- The contract: OpenAPI 3.1 generated from these routes and the pydantic models (chalicelib/openapi) ---

@@ -192,3 +192,16 @@ def log_records_retention_days() -> int:
     """Days ProcessedLogsTable keeps a log line (its raw text may hold client IPs) and a batch's problem-line
     index: DynamoDB's TTL deletes them after that, counted from the run's start. 90 by default."""
     return int(setting("LOG_RECORDS_RETENTION_DAYS", "90"))
+
+
+# --- Personal data in orders (docs/personal-data.md) ----------------------------------------------------
+
+def order_contacts_table() -> str:
+    """OrderContactsTable: each order's contact (`notify`), kept apart from the order so it can expire."""
+    return setting("ORDER_CONTACTS_TABLE_NAME")
+
+
+def order_contact_retention_days() -> int:
+    """Days an order's contact (its `notify` e-mail or phone) is kept, counted from the order's placement, which
+    its completion follows within minutes; then DynamoDB's TTL deletes it. 30 by default, at least 1."""
+    return int(setting("ORDER_CONTACT_RETENTION_DAYS", "30"))

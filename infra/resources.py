@@ -112,6 +112,10 @@ RESOURCES: dict[str, Resource] = {
                          # pending-index is sparse: only orders not yet finished are in it (the sweep's work list).
                          indexes={"customer-index": ("customerId", "createdAt"),
                                   "pending-index": ("pendingShard", "pendingSince")}),
+    # Each order's contact (`notify`), apart from the order: no index copies it, one query finds a customer's
+    # for erasure, and DynamoDB's TTL deletes it ORDER_CONTACT_RETENTION_DAYS after the order (docs/personal-data.md).
+    "OrderContactsTable": Table(env="ORDER_CONTACTS_TABLE_NAME", hash_key="customerId", range_key="orderId",
+                                ttl_attribute="expiresAt"),
     "OrderNotificationsTopic": Topic(env="ORDER_NOTIFICATIONS_TOPIC_NAME", key=TOPICS_KEY),
     # Each Idempotency-Key's first request (POST /products, POST /orders), kept a day (chalicelib/idempotency.py).
     "IdempotencyKeysTable": Table(env="IDEMPOTENCY_KEYS_TABLE_NAME", hash_key="id", ttl_attribute="ttl"),
@@ -143,6 +147,9 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "InvoiceUploadsTable": ("GetItem", "Query"),
         "OrdersTable": ("GetItem", "PutItem", "Query", "Scan"),  # an operator's GET /orders with no customer scans
         "OrdersQueue": ("GetQueueUrl", "SendMessage"),
+        # POST /orders keeps the contact, GET /orders/{id} shows it; the erasure finds a customer's and deletes
+        # them (BatchWriteItem's DeleteRequest: the one deletion the app makes).
+        "OrderContactsTable": ("PutItem", "GetItem", "Query", "BatchWriteItem"),
         # The first request of each caller's Idempotency-Key (a conditional put; a retry reads it back).
         "IdempotencyKeysTable": ("GetItem", "PutItem"),
     },
@@ -189,6 +196,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "process_orders": {
         "OrdersTable": ("GetItem", "UpdateItem"),
+        "OrderContactsTable": ("GetItem",),  # the contact the notification carries
         "ProductTable": ("BatchGetItem",),
         "OrderNotificationsTopic": ("Publish",),
     },

@@ -41,6 +41,7 @@ TAGS = {
     "Log batches": "Uploaded log files: progress, report and problem lines",
     "Invoices": "Uploaded invoice files (notas fiscais) and the invoices they held",
     "Orders": "Orders: RECEIVED at once (202), completed by a worker, notified once",
+    "Personal data": "A customer's personal data erased on request, and what is retained and why",
     "Contract": "This document",
 }
 DESCRIPTION = """\

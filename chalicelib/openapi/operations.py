@@ -193,6 +193,25 @@ OPERATIONS: dict[str, Operation] = {
                         {"status": "COMPLETED", "at": "2025-10-01T12:00:00.305Z"}],
             "createdAt": "2025-10-01T12:00:00.000Z", "updatedAt": "2025-10-01T12:00:00.305Z"},
         who="operators, and customers for their own orders"),
+    "DELETE /customers/{customer_id}/personal-data": Operation(
+        "Erase a customer's personal data", "Personal data", shapes.PersonalDataErasure, errors=(400, 503),
+        path=(Param("customer_id", {"type": "string", "minLength": 1, "maxLength": MAX_CUSTOMER_ID},
+                    "The customer id orders are filed under (a customer's token `sub`)", required=True,
+                    example="c-42"),),
+        description="Removes the contact of each of the customer's orders and answers what it removed per store "
+                    "and what is retained, with the reason (invoices are fiscal records kept at least 5 years). "
+                    "Idempotent: a repeat removes nothing more. A 503 (some deletions throttled) is safe to "
+                    "retry. docs/personal-data.md maps every piece of personal data.",
+        answer_example={
+            "customerId": "c-42",
+            "removed": [{"store": "OrderContactsTable", "data": "the contact (notify e-mail or phone) of each "
+                                                                  "order", "count": 2}],
+            "retained": [{"store": "OrdersTable", "data": "the orders (items, totals, history) under the customer "
+                                                          "id", "count": 3,
+                          "reason": "the record of each sale; without their contacts they name no one but the "
+                                    "pseudonymous customer id. LGPD art. 16, I (compliance with a legal or "
+                                    "regulatory obligation)"}]},
+        who="operators"),
     "GET /openapi.json": Operation(
         "This document", "Contract", shapes.OpenApiDocument,
         description="OpenAPI 3.1, generated from the route table and the pydantic models."),

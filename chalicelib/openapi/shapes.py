@@ -236,13 +236,37 @@ class Order(_Answer):
     items: list[OrderLine]
     total: Money | None = Field(description="null while some item has no price yet")
     history: list[OrderEvent]
-    notify: str | SkipJsonSchema[None] = None
+    notify: str | SkipJsonSchema[None] = Field(
+        default=None, description="The order's contact, while it is kept (ORDER_CONTACT_RETENTION_DAYS): shown by "
+                                  "GET /orders/{order_id} only, never in a listing")
     failureReason: str | SkipJsonSchema[None] = None
 
 
 class OrderPage(_Answer):
     items: list[Order]
     next: Cursor
+
+
+# --- Personal data -------------------------------------------------------------------------------------
+
+class RemovedData(_Answer):
+    store: str = Field(examples=["OrderContactsTable"])
+    data: str = Field(description="What kind of personal data")
+    count: int = Field(description="How many items were removed (0 when there was nothing, or on a repeat)")
+
+
+class RetainedData(_Answer):
+    store: str = Field(examples=["InvoicesTable"])
+    data: str
+    count: int | SkipJsonSchema[None] = Field(default=None, description="Absent where the store is not looked "
+                                                                       "up by the customer id")
+    reason: str = Field(description="Why it is kept (its purpose or legal obligation), and for how long")
+
+
+class PersonalDataErasure(_Answer):
+    customerId: str
+    removed: list[RemovedData]
+    retained: list[RetainedData]
 
 
 class OpenApiDocument(BaseModel):

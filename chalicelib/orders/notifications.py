@@ -1,7 +1,18 @@
 """The one SNS message a completed order sends to its subscribers.
 
-Subscribers can filter on the `status` and `customerId` message attributes
-and should deduplicate on `notificationId` (`<orderId>:COMPLETED`): delivery
+The body is `{orderId, customerId, status, total, contact?}`: `contact` is
+the order's `notify` e-mail or phone, when it gave one and it is still kept
+(contacts.py). It travels in the body because the topic's KMS encryption
+(infra/hardening.py) covers the body only: SNS keeps message attributes in
+clear. So the attributes carry nothing about the customer, only what routing
+and deduplication need: `status`, `notificationId` and `correlation_id`. A
+subscriber that routed by customer filters on the body (a filter policy with
+FilterPolicyScope `MessageBody`). The contact goes in the message rather than
+as a reference to look up because the subscriber (a mailer, an SMS sender)
+would otherwise need credentials for the API and a call per notification, and
+a reference outliving the contact's retention would name nothing.
+
+Subscribers should deduplicate on `notificationId` (`<orderId>:COMPLETED`): delivery
 is at least once. The worker records `notifiedAt` only after SNS accepted the
 message, so a crash between the two (or two deliveries of one message racing
 each other) can publish the same notification twice, with the same
@@ -53,10 +64,9 @@ class OrderNotifier:
         status = order["status"]
         message = {"orderId": order["orderId"], "customerId": order["customerId"], "status": status,
                    "total": money_text(order["total"]) if order.get("total") is not None else None}
-        attributes = {"status": _text(status), "customerId": _text(order["customerId"]),
-                      "notificationId": _text(notification_id(order["orderId"], status))}
         if order.get("notify"):
-            attributes["contact"] = _text(order["notify"])
+            message["contact"] = order["notify"]  # in the encrypted body, never an attribute (see above)
+        attributes = {"status": _text(status), "notificationId": _text(notification_id(order["orderId"], status))}
         carried = correlation.current() or order.get("correlationId")
         if carried:
             attributes.update(correlation.message_attributes(carried))

@@ -210,6 +210,21 @@ class OrderRepository:
         items = [from_item(item) for item in response.get("Items", [])]
         return items, encode_cursor(response.get("LastEvaluatedKey"))
 
+    def count_for_customer(self, customer_id: str) -> int:
+        """How many orders the customer has (customer-index, Select COUNT: no item is sent back)."""
+        params: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": CUSTOMER_INDEX, "Select": "COUNT",
+            "KeyConditionExpression": "customerId = :customer",
+            "ExpressionAttributeValues": {":customer": {"S": customer_id}},
+        }
+        count = 0
+        while True:
+            response = aws.client("dynamodb").query(**params)
+            count += response.get("Count", 0)
+            if not response.get("LastEvaluatedKey"):
+                return count
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def waiting_since(self, shard: str, before: str) -> Iterator[str]:
         """Ids of the orders of one pending-index shard waiting since `before` or earlier.
 

@@ -11,6 +11,11 @@ window in which a subscriber may see it twice).
 
 An order keeps the correlation id of the request that placed it
 (`correlationId`), so a message the sweep sends again carries it too.
+
+An order's contact (`notify`) is personal data: it is kept apart, for a while
+(contacts.py), shown only by GET /orders/{id} (to the order's customer and to
+operators: the access rules), never in a listing or a log line, and sent in
+the body of the notification, never in its attributes (notifications.py).
 """
 import os
 import time
@@ -28,6 +33,7 @@ from chalicelib.idempotency import IdempotencyKeys, fingerprint, idempotency_key
 from chalicelib.identity import Caller, Forbidden
 from chalicelib.logs import logger
 from chalicelib.money import CENT, money_text
+from chalicelib.orders.contacts import OrderContacts
 from chalicelib.orders.model import (NewOrder, OrderMessage, all_pending_shards, new_order_id, order_total,
                                      pending_shard, short)
 from chalicelib.orders.notifications import OrderNotifier
@@ -45,11 +51,12 @@ class OrderService:
     """What the REST API does with orders."""
 
     def __init__(self, orders: OrderRepository, queue: MessageQueue, keys: IdempotencyKeys | None = None,
-                 clock: Callable[[], str] = utc_now):
+                 clock: Callable[[], str] = utc_now, *, contacts: OrderContacts):
         self.orders = orders
         self.queue = queue
         self.keys = keys
         self.clock = clock
+        self.contacts = contacts
 
     def accept(self, body: dict[str, Any], idempotency_key: str | None = None,
                caller: Caller | None = None) -> dict[str, str]:
@@ -66,9 +73,12 @@ class OrderService:
             self.keys.remember(order_id, fingerprint(order.model_dump(mode="json")))
         now = self.clock()
         items = [item.model_dump(exclude_none=True) for item in order.items]
+        if order.notify:
+            # Before the order: once the order exists (and is queued), its contact is there for the worker.
+            self.contacts.keep(order.customerId, order_id, order.notify)
         record = {
             "orderId": order_id, "customerId": order.customerId, "status": RECEIVED,
-            "items": items, "total": order_total(items), "notify": order.notify,
+            "items": items, "total": order_total(items), "hasContact": True if order.notify else None,
             "createdAt": now, "updatedAt": now, "history": [{"status": RECEIVED, "at": now}],
             "pendingShard": pending_shard(order_id), "pendingSince": now,
             "correlationId": correlation.current(),  # None (no attribute written) outside a request
@@ -95,7 +105,7 @@ class OrderService:
         # Another customer's order answers as an absent one: a customer cannot learn which ids exist.
         if order is None or (caller is not None and caller.is_customer and order.get("customerId") != caller.sub):
             raise NotFound("No order with this id.", [{"field": "orderId", "problem": "not found"}])
-        return present(order)
+        return present(order, contact_of(self.contacts, order))
 
     def list(self, customer_id: str | None, limit: str | None, cursor: str | None,
              caller: Caller | None = None) -> dict[str, Any]:
@@ -125,8 +135,19 @@ def own_customer_id(caller: Caller, asked: Any) -> str:
     return caller.sub
 
 
-def present(order: dict[str, Any]) -> dict[str, Any]:
-    """An order as the API shows it: money as exact strings, no internal attributes."""
+def contact_of(contacts: OrderContacts, order: dict[str, Any]) -> str | None:
+    """The order's contact, while it is kept. An order stored before contacts moved out of OrdersTable carries
+    its own `notify` (read here so that one in flight is still notified; docs/personal-data.md)."""
+    if order.get("hasContact"):
+        return contacts.get(order["customerId"], order["orderId"])
+    return order.get("notify")
+
+
+def present(order: dict[str, Any], contact: str | None = None) -> dict[str, Any]:
+    """An order as the API shows it: money as exact strings, no internal attributes.
+
+    `notify` only when `contact` is given: GET /orders/{id} gives it, listings never do (a page of orders is
+    what gets exported and cached; one order's contact is one GET away for those who may see it)."""
     shown = {field: order[field] for field in PUBLIC_FIELDS}
     shown["items"] = [{"productId": item["productId"], "quantity": int(item["quantity"]),
                        "unitPrice": money_text(item["unitPrice"]) if item.get("unitPrice") is not None else None}
@@ -134,9 +155,10 @@ def present(order: dict[str, Any]) -> dict[str, Any]:
     shown["total"] = money_text(order["total"]) if order.get("total") is not None else None
     shown["history"] = [{key: entry[key] for key in ("status", "at", "reason") if key in entry}
                         for entry in order.get("history", [])]
-    for optional in ("notify", "failureReason"):
-        if order.get(optional) is not None:
-            shown[optional] = order[optional]
+    if contact is not None:
+        shown["notify"] = contact
+    if order.get("failureReason") is not None:
+        shown["failureReason"] = order["failureReason"]
     return shown
 
 
@@ -155,12 +177,13 @@ class OrderWorker:
     MAX_STEPS = 8
 
     def __init__(self, orders: OrderRepository, products: ProductStore, notifier: OrderNotifier,
-                 max_receive_count: int, clock: Callable[[], str] = utc_now):
+                 max_receive_count: int, clock: Callable[[], str] = utc_now, *, contacts: OrderContacts):
         self.orders = orders
         self.products = products
         self.notifier = notifier
         self.max_receive_count = max_receive_count
         self.clock = clock
+        self.contacts = contacts
 
     def process(self, message: Received) -> None:
         order_id = parse_message(message.body)
@@ -220,7 +243,8 @@ class OrderWorker:
             metrics.count("OrderMessageDuplicates")
             return
         try:
-            message_id = self.notifier.completed(order)
+            contact = contact_of(self.contacts, order)  # None once expired or erased: notified without it
+            message_id = self.notifier.completed({**order, "notify": contact})
         except Exception:
             self.orders.release_notification(order["orderId"])
             raise
@@ -329,14 +353,20 @@ def _orders_queue() -> MessageQueue:
 
 
 @lru_cache(maxsize=None)
+def order_contacts() -> OrderContacts:
+    return OrderContacts(settings.order_contacts_table(), settings.order_contact_retention_days())
+
+
+@lru_cache(maxsize=None)
 def orders() -> OrderService:
-    return OrderService(_orders_table(), _orders_queue(), idempotency_keys())
+    return OrderService(_orders_table(), _orders_queue(), idempotency_keys(), contacts=order_contacts())
 
 
 @lru_cache(maxsize=None)
 def order_worker() -> OrderWorker:
     return OrderWorker(_orders_table(), product_repository(),
-                       OrderNotifier(settings.order_notifications_topic(), settings.order_notifications_topic_arn()), settings.orders_max_receive_count())
+                       OrderNotifier(settings.order_notifications_topic(), settings.order_notifications_topic_arn()),
+                       settings.orders_max_receive_count(), contacts=order_contacts())
 
 
 @lru_cache(maxsize=None)
@@ -346,5 +376,5 @@ def order_sweeper() -> OrderSweeper:
 
 def reset() -> None:
     """Forget the cached services (tests change settings and AWS endpoints between cases)."""
-    for cached in (_orders_table, _orders_queue, orders, order_worker, order_sweeper):
+    for cached in (_orders_table, _orders_queue, order_contacts, orders, order_worker, order_sweeper):
         cached.cache_clear()

@@ -37,7 +37,7 @@ class Checked:
 
     def __call__(self, method: str, route: str, path: str, body=None, headers=None, http=None):
         http = http or self.client.http
-        send = {"GET": http.get, "POST": http.post}[method]
+        send = {"GET": http.get, "POST": http.post, "DELETE": http.delete}[method]
         response = send(path, headers={**JSON, **(headers or {})},
                         **({"body": body if isinstance(body, (str, bytes)) else json.dumps(body)}
                            if body is not None else {}))
@@ -98,6 +98,10 @@ def test_every_route_answers_as_the_document_says(app, client, runner):
     assert call("GET", "/orders/{order_id}", f"/orders/{failed['orderId']}")[1]["status"] == "FAILED"
     status, listed = call("GET", "/orders", "/orders?customerId=c-42&limit=1")
     assert status == 200 and listed["items"] and listed["next"], listed
+
+    # Personal data: c-42's order contact erased, and what is retained said.
+    status, erased = call("DELETE", "/customers/{customer_id}/personal-data", "/customers/c-42/personal-data")
+    assert status == 200 and erased["removed"][0]["count"] == 1, erased
 
     assert call("GET", "/openapi.json", "/openapi.json")[0] == 200
 

@@ -16,6 +16,7 @@ REFUSED = ("none", "malformed", "forged", "unknown_key", "expired", "other_clien
 PUBLIC = {("GET", "/products"), ("GET", "/products/{product_id}"), ("GET", "/openapi.json")}
 CUSTOMER_ROUTES = {("POST", "/orders"), ("GET", "/orders"), ("GET", "/orders/{order_id}")}
 ORDER = {"items": [{"productId": "pen", "quantity": 1, "unitPrice": "3.10"}]}
+ERASURE = ("DELETE", "/customers/{customer_id}/personal-data")
 
 # (method, route) -> the request made of it: path and body (None: no body).
 REQUESTS = {
@@ -31,6 +32,7 @@ REQUESTS = {
     ("GET", "/orders"): ("/orders", None),
     ("GET", "/orders/{order_id}"): ("/orders/{ana_order}", None),
     ("GET", "/openapi.json"): ("/openapi.json", None),
+    ERASURE: (f"/customers/{uuid.uuid4()}/personal-data", None),
 }
 
 
@@ -55,6 +57,8 @@ def expected(route: tuple[str, str], caller: str) -> set[int]:
         if route == ("GET", "/orders/{order_id}"):
             return {200} if caller == "customer" else {404}  # another's order does not exist for them
         return {202} if route == ("POST", "/orders") else {200}
+    if route == ERASURE:
+        return {200}  # the operator: erased, even when there was nothing (never a 404 that says who exists)
     return {200, 202, 404}  # the operator: served (404 where the key or number names nothing)
 
 

@@ -131,7 +131,8 @@ def test_post_answers_202_stores_the_order_received_and_queues_its_id(client, aw
     assert item["history"] == [{"status": "RECEIVED", "at": item["createdAt"]}]
     assert item["createdAt"] == item["updatedAt"] == item["pendingSince"]
     assert item["pendingShard"] in {f"P{n}" for n in range(10)}
-    assert item["notify"] == "ana@example.com"
+    # The contact is kept apart, where it expires (tests/integration/test_order_contacts.py), never on the order.
+    assert "notify" not in item and item["hasContact"] is True
     [message] = receive(aws_resources["OrdersQueue"])
     assert json.loads(message["Body"]) == {"orderId": body["orderId"]}
 

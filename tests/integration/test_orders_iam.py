@@ -42,11 +42,14 @@ def test_every_orders_call_is_allowed_by_its_functions_policy(client, stage, rec
     boto3.resource("dynamodb").Table("ProductTable").put_item(Item={"id": "p-1", "name": "x", "price": Decimal("2")})
     headers = {"Content-Type": "application/json"}
     body = json.dumps({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}]})
-    order_id = json.loads(client.http.post("/orders", headers=headers, body=body).body)["orderId"]
+    with_contact = json.dumps({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}],
+                               "notify": "c@example.com"})
+    order_id = json.loads(client.http.post("/orders", headers=headers, body=with_contact).body)["orderId"]
     client.http.post("/orders", headers={**headers, "Idempotency-Key": "k"}, body=body)
     client.http.post("/orders", headers={**headers, "Idempotency-Key": "k"}, body=body)  # the duplicate path
     client.http.get(f"/orders/{order_id}")
     client.http.get("/orders?customerId=c&limit=1")
+    client.http.get("/orders?limit=1")  # an operator's listing of every customer's orders: a Scan
 
     for _ in range(2):  # the second delivery finds it COMPLETED and notified
         client.lambda_.invoke("process_orders", sqs_event(sqs_record({"orderId": order_id}, "orders-queue")))
@@ -64,8 +67,11 @@ def test_every_orders_call_is_allowed_by_its_functions_policy(client, stage, rec
     event = client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [], region="us-east-1")
     # Re-queued: the stranded order and the one posted under "k", never delivered here.
     assert client.lambda_.invoke("sweep_orders", event).payload == {"requeued": 2, "failed": 1}
+    # The customer's personal data erased (its order's contact), by an operator.
+    assert client.http.delete("/customers/c/personal-data").status_code == 200
 
-    assert operations(recorder, "api_handler") >= {"PutItem", "GetItem", "Query", "GetQueueUrl", "SendMessage"}
+    assert operations(recorder, "api_handler") >= {"PutItem", "GetItem", "Query", "GetQueueUrl", "SendMessage",
+                                                   "BatchWriteItem"}
     assert operations(recorder, "process_orders") >= {"GetItem", "UpdateItem", "BatchGetItem", "Publish"}
     assert operations(recorder, "sweep_orders") >= {"Query", "GetItem", "UpdateItem", "SendMessage"}
     assert recorder.denied_by_function(lambda function: policy(stage, function)) == []
@@ -86,6 +92,11 @@ def test_orders_policies_deny_what_a_function_does_not_need(stage):
                                                                  ARN.format("sqs", "orders-queue"))
     assert not allowed(api, "sns:Publish", topic)
     assert allowed(api, "dynamodb:PutItem", table)
+    contacts = ARN.format("dynamodb", "table/OrderContactsTable")
+    assert allowed(worker, "dynamodb:GetItem", contacts) and not allowed(worker, "dynamodb:PutItem", contacts)
+    assert not allowed(sweeper, "dynamodb:GetItem", contacts)  # the sweep never sees a contact
+    assert allowed(api, "dynamodb:BatchWriteItem", contacts)  # the erasure
+    assert not allowed(api, "dynamodb:DeleteItem", contacts) and not allowed(api, "dynamodb:Scan", contacts)
 
 
 def test_every_granted_action_is_exercised_by_a_replay_or_kept_for_a_reason(request, stage, app):
