@@ -59,8 +59,8 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Chromium (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-fuzz: $(STAMP)  ## the property-based fuzz tests with a long budget (CI runs them with a short one)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
+fuzz: $(STAMP)  ## the property-based fuzz tests and Schemathesis on the API contract, with a long budget (CI: short)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/fuzz tests/contract/test_schemathesis.py $(PYTEST_ARGS)
 
 load: $(STAMP)  ## a bounded burst of POST /products against `make run`'s stack, started for the purpose
 	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)

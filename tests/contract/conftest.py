@@ -1,13 +1,23 @@
-"""Fixtures of the contract tests: the running system (shared with the e2e tests) and its callers' tokens."""
+"""Fixtures of the contract tests: a running system of their own and its callers' tokens.
+
+Package-scoped, not the e2e tests' session-wide one: `make test` stops it when tests/contract is done, instead of
+keeping another emulator, API and runner alive (and polling) on the shared cores until the session ends.
+"""
 from typing import Callable
 
 import pytest
 
-from tests.e2e.conftest import local_system  # noqa: F401  (one `python -m local_runtime` per session)
+from tests.e2e.conftest import LocalSystem, running
 
 
-@pytest.fixture(scope="session")
-def caller_tokens(local_system) -> Callable[[str], str]:  # noqa: F811  (the fixture imported above)
+@pytest.fixture(scope="package")
+def local_system():
+    with running(LocalSystem()) as system:
+        yield system
+
+
+@pytest.fixture(scope="package")
+def caller_tokens(local_system) -> Callable[[str], str]:
     """demo user -> the ID token the running system's pool issues it (`LocalSystem.token`, logged in once)."""
     issued: dict[str, str] = {}
 
