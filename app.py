@@ -1,5 +1,6 @@
 """AsyncCatalog: the table of contents. Each handler parses its event and calls one service."""
 from chalice import AuthResponse, Chalice, Rate
+from chalice.app import Request
 
 from chalicelib import settings
 from chalicelib.batch import process_batch, report_batch_failures, report_each_failure
@@ -32,8 +33,16 @@ def verify_token(auth_request):
     return AuthResponse(routes=["*"], principal_id=caller.sub, context=caller.context())
 
 
-def current_request():
-    return app.current_request
+def current_request() -> Request:
+    """The request a route is handling (Chalice's attribute is None outside a route)."""
+    request = app.current_request
+    assert request is not None, "asked outside a route"
+    return request
+
+
+def query_params() -> dict[str, str]:
+    """The query string, a repeated parameter's last value (as Chalice's MultiDict.get answers)."""
+    return dict(current_request().query_params or {})
 
 
 operators = allowing(current_request)  # the operators group only
@@ -46,7 +55,7 @@ operators_or_customers = allowing(current_request, CUSTOMERS)
 @json_errors
 @operators
 def create_product(caller):
-    request = app.current_request
+    request = current_request()
     accepted = catalog().accept(parse_json_object(request.raw_body),
                                 idempotency_key=request.headers.get("idempotency-key"), caller=caller.sub)
     return json_response(accepted, status_code=202, headers={"Location": location_of(request, accepted["id"])})
@@ -55,7 +64,7 @@ def create_product(caller):
 @app.route("/products", methods=["GET"])  # public: the catalog is for everyone to read
 @json_errors
 def list_products():
-    params = app.current_request.query_params or {}
+    params = query_params()
     return json_response(catalog().list(params.get("limit"), params.get("next")))
 
 
@@ -95,7 +104,7 @@ def process_log_lines(event):
 @json_errors
 @operators
 def get_log_batch(caller):
-    params = app.current_request.query_params or {}
+    params = query_params()
     return json_response(log_batch_status(params.get("key")))
 
 
@@ -103,7 +112,7 @@ def get_log_batch(caller):
 @json_errors
 @operators
 def list_log_batch_lines(caller):
-    return json_response(log_batch_problem_lines(app.current_request.query_params or {}))
+    return json_response(log_batch_problem_lines(query_params()))
 
 
 # --- Uploads their reader gave up on (the S3 handlers' on-failure destination) ---------
@@ -131,7 +140,7 @@ def continue_invoice_ingest(event):
 @json_errors
 @operators
 def get_invoice_upload(caller):
-    params = app.current_request.query_params or {}
+    params = query_params()
     return json_response(invoice_upload_status(params.get("key")))
 
 
@@ -139,7 +148,7 @@ def get_invoice_upload(caller):
 @json_errors
 @operators
 def list_invoices(caller):
-    return json_response(invoice_reader().list(app.current_request.query_params or {}))
+    return json_response(invoice_reader().list(query_params()))
 
 
 @app.route("/invoices/{number}", methods=["GET"], authorizer=verify_token)
@@ -147,7 +156,7 @@ def list_invoices(caller):
 @operators
 def get_invoice(number, caller):
     # ?issuer= and ?series= choose among invoices sharing the number; only operators see the full document.
-    return json_response(invoice_reader().get(number, app.current_request.query_params or {},
+    return json_response(invoice_reader().get(number, query_params(),
                                               reveal_documents=caller.is_operator))
 
 
@@ -157,7 +166,7 @@ def get_invoice(number, caller):
 @json_errors
 @operators_or_customers
 def create_order(caller):
-    request = app.current_request
+    request = current_request()
     accepted = orders().accept(parse_json_object(request.raw_body),
                                idempotency_key=request.headers.get("idempotency-key"), caller=caller)
     return json_response(accepted, status_code=202, headers={"Location": location_of(request, accepted["orderId"])})
@@ -167,7 +176,7 @@ def create_order(caller):
 @json_errors
 @operators_or_customers
 def list_orders(caller):
-    params = app.current_request.query_params or {}
+    params = query_params()
     return json_response(orders().list(params.get("customerId"), params.get("limit"), params.get("next"),
                                        caller=caller))
 

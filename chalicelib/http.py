@@ -16,7 +16,7 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a valid JSON number")
 
 
-def parse_json_object(raw_body: bytes | None, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+def parse_json_object(raw_body: bytes | str | None, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """Parse a request body into a dict, keeping every JSON number exact (Decimal)."""
     raw_body = raw_body or b""
     if len(raw_body) > max_bytes:

@@ -101,6 +101,8 @@ def function_grants(stage: Stage, app) -> dict[str, dict[str, set[str]]]:
 
 
 def policy_document(stage: Stage, function: str, access: dict[str, set[str]], cfn: bool = False) -> dict:
+    log_group: dict | str  # a CloudFormation Fn::Sub, or the ARN pattern the file can know
+    log_resources: list[dict | str]
     if cfn:
         log_group = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
                                 f"/aws/lambda/{stage.lambda_function_name(function)}"}
@@ -153,6 +155,8 @@ def topic_key_statement(topic: str, key: str, topic_arns: list, cfn: bool = Fals
 
 def product_database_statements(stage: Stage, cfn: bool = False) -> list[dict]:
     """A function in the product database's VPC: its network interfaces, and the database's secret."""
+    group: dict | str  # a CloudFormation Fn::Sub, or the ARN pattern the file can know
+    secret: dict | str
     if cfn:
         def ec2(kind: str, name: str = "*"):
             return {"Fn::Sub": f"arn:${{AWS::Partition}}:ec2:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/{name}"}

@@ -87,7 +87,7 @@ class BatchSender:
 
     def _submit(self) -> None:
         if self._executor is None:
-            self.queue.url  # resolved once, here, not by several sender threads at once
+            self.queue.url  # noqa: B018  # resolved once, here, not by several sender threads at once
             self._executor = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="sqs-send")
         while len(self.in_flight) >= self.max_in_flight:  # bounded: memory stays flat
             self.sent += self.in_flight.pop(0).result()

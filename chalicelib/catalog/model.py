@@ -1,7 +1,6 @@
 """The product as the API accepts it and as the worker stores it."""
 import uuid
 from decimal import Decimal
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 

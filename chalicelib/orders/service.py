@@ -322,7 +322,7 @@ class OrderSweeper:
         metrics.count("OrdersRequeued", counts["requeued"])
         metrics.count("OrdersFailed", counts["failed"])
         if any(counts.values()):
-            logger.info("orders swept", **counts)
+            logger.info("orders swept", requeued=counts["requeued"], failed=counts["failed"])
         return counts
 
     def _handle(self, order_id: str, stuck_before: str) -> str | None:

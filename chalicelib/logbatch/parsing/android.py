@@ -36,9 +36,10 @@ def _android_line(line: str, received_at) -> ParsedLine | None:
     if match["year"]:
         moment = datetime(int(match["year"]), month, day, *clock)
     else:
-        moment = _infer_year(month, day, *clock, received_at)
-        if moment is None:
+        inferred = _infer_year(month, day, *clock, received_at)
+        if inferred is None:
             return None
+        moment = inferred
     tag = _text(match["tag"].strip())
     groups = match.groupdict()
     return ParsedLine("android", _utc(moment), ANDROID_LEVELS[match["level"]], None, tag, match["message"] or None,

@@ -168,7 +168,7 @@ def _details(**values) -> dict | None:
 
 
 YEAR_SLACK = timedelta(days=31)
-_clock = [-1, datetime.min]  # (second, now then): a year guess needs no finer clock, and now() costs per line
+_clock: list = [-1, datetime.min]  # (second, now then): a year guess needs no finer clock, and now() costs per line
 
 
 def _now() -> datetime:

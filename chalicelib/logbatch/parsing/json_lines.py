@@ -14,7 +14,7 @@ COMPONENT_KEYS = ("component", "logger", "logger_name", "service", "module", "na
 
 def _lookup(document: dict, keys: tuple[str, ...]):
     for key in keys:
-        value = document
+        value: object = document
         for part in key.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         if value is None and key in document:

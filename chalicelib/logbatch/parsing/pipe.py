@@ -30,7 +30,8 @@ def _pipe_line(line: str, _received_at) -> ParsedLine | None:
     parts = line[stamp.end():].split("|", MAX_FIELDS)
     if len(parts) < 2:  # a time and one more field is a time and a message, not this format's record
         return None
-    fields, rest = [], parts
+    fields: list[str] = []
+    rest = parts
     while len(rest) > 1 and len(fields) < MAX_FIELDS and rest[0].split(None, 1) == [rest[0]]:  # no whitespace
         fields.append(rest[0])
         rest = rest[1:]

@@ -70,7 +70,7 @@ def _syslog_3164(line: str, received_at) -> ParsedLine | None:
         moment = _iso(match)
     host, program, message = match["host"], match["program"], match["message"]
     if match["pid"] is None and program is None and host.endswith(":") and len(host) > 1:  # no host written
-        host, program = None, host[:-1]
+        program, host = host[:-1], None
     if level is None:
         level = _leading_level(message, 2)
     program = _text(program)

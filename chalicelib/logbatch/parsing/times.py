@@ -70,6 +70,7 @@ def _zone(text: str | None) -> timezone | None:
 
 def _moment(match: re.Match, received_at) -> datetime | None:
     """The naive UTC time a TIME_LAYOUTS match says; ValueError for one no calendar has."""
+    moment: datetime | None
     if match["Y"]:
         moment = datetime(int(match["Y"]), int(match["M"]), int(match["D"]), int(match["h"]), int(match["m"]),
                           int(match["s"]), _fraction(match["f"]), tzinfo=_zone(match["z"]))
