@@ -302,6 +302,10 @@ class Meter:
         self.meter_errors: list[str] = []          # a meter bug must not break the app: it is recorded here
         self.side_calls = 0
         self.side_seconds = 0.0
+        # Timings by kind of call: a receive that came back empty (a long poll that waited) or one on the
+        # runner's own queues apart from the app's, so a model can be fed the latency of a working call.
+        self.timing_calls: Counter = Counter()
+        self.timing_seconds: Counter = Counter()
         self.invocations: Counter = Counter()      # Lambda handler -> invocations
         self.handler_seconds: Counter = Counter()  # Lambda handler -> seconds in the handler, side reads excluded
         self._schemas: dict[str, TableSchema] = {}
@@ -444,13 +448,21 @@ class Meter:
         api = self._api(model)
         status = getattr(http_response, "status_code", 200)
         error = (parsed.get("Error") or {}).get("Code") if status >= 300 else None
+        params = context.get("meter_params", {})
+        kind = api
+        if model.service_model.service_id == "SQS":
+            if self.emulation_queue(queue_name(params.get("QueueUrl") or params.get("QueueName") or "")):
+                kind = f"{api} (runner's own queue)"
+            elif model.name == "ReceiveMessage" and not error and not (parsed or {}).get("Messages"):
+                kind = f"{api} (empty)"
         with self.lock:
             self.calls[api] += 1
             self.attempts[api] += context.get("meter_attempts", 1)
             self.seconds[api] += elapsed
+            self.timing_calls[kind] += 1
+            self.timing_seconds[kind] += elapsed
             if error:
                 self.errors[f"{api}:{error}"] += 1
-        params = context.get("meter_params", {})
         try:
             service = model.service_model.service_id
             if service == "DynamoDB":
@@ -738,6 +750,9 @@ class Meter:
                 "lambda_gb_seconds_note": "upper bound: handler time on the emulator, slower than AWS's endpoints",
                 "cost_per_million_lines_usd": per_million,
                 "ms_per_call_on_emulator": {a: self.seconds[a] / n * 1000 for a, n in sorted(self.calls.items())},
+                "ms_per_call_on_emulator_by_kind": {k: self.timing_seconds[k] / n * 1000
+                                                    for k, n in sorted(self.timing_calls.items())},
+                "calls_by_kind": dict(sorted(self.timing_calls.items())),
                 "calls": dict(sorted(self.calls.items())),
                 "http_attempts": dict(sorted(self.attempts.items())),
                 "errors": dict(sorted(self.errors.items())),
