@@ -7,7 +7,7 @@ CHECKOV_VENV  := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: run test checkov lint lock fuzz load bench bench-invoices policies package deploy clean postgres-binaries chromium
+.PHONY: run test checkov lint lock fuzz load bench bench-invoices bench-cpu capacity policies package deploy clean postgres-binaries chromium
 
 # The deployed packages first, exactly as locked and hash-checked (what the zip holds), then the tools.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -24,6 +24,12 @@ bench: $(STAMP)  ## log pipeline benchmark against the emulator (minutes): meter
 
 bench-invoices: $(STAMP)  ## invoice pipeline benchmark against the emulator (minutes)
 	$(BIN)/python -m benchmarks.invoice_pipeline $(BENCH_ARGS)
+
+bench-cpu: $(STAMP)  ## each handler's own CPU per line/row/request against a zero-latency AWS stub (minutes); build/bench/cpu.json
+	$(BIN)/python -m benchmarks.cpu $(BENCH_ARGS)
+
+capacity: $(STAMP)  ## capacity model on AWS (analytic + simulation) from build/bench/cpu.json, else benchmarks/measurements/cpu.json
+	$(BIN)/python -m benchmarks.capacity $(CAPACITY_ARGS)
 
 test: $(STAMP) $(CHECKOV_STAMP) postgres-binaries chromium  ## every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

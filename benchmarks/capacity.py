@@ -1,0 +1,1048 @@
+"""A capacity model of the system on AWS (`make capacity`): an analytic part and a discrete-event simulation.
+
+    .venv/bin/python -m benchmarks.capacity [--stage prod] [--cpu build/bench/cpu.json] [--files 50]
+        [--lines-per-message 1] [--lever NAME=VALUE ...] [--json build/bench/capacity.json]
+
+Inputs, each from where it is measured or set:
+- CPU per line, row, order and request of every handler: `make bench-cpu`'s
+  JSON (benchmarks/cpu.py: the real handlers and boto3 against a zero-latency
+  stub), with the calls each handler makes per batch, counted at the stub;
+- the request mix and write units per line, row, product and order:
+  benchmarks/meter.py's figures in the same JSON (DynamoDB's billing rules);
+- the stage: memory sizes and timeouts (.chalice/config.json), batch sizes and
+  windows (app.py's event sources, as recorded by bench-cpu), the SQS
+  triggers' MaximumConcurrency (infra.stage.InfraSettings.sqs_maximum_concurrency
+  when the stage sets it; else none, AWS's own caps apply), the API stage's
+  throttle, the queues' maxReceiveCount (infra/resources.py);
+- AWS's limits below, each with its source.
+
+The analytic part gives each stage's ceiling (a splitter, the workers, each
+table, each hot partition, the API) and the least of them is the
+bottleneck. The simulation (`LogSimulation`) plays the log pipeline with one
+event per batch (a splitter's batch of lines, a worker's batch of messages),
+never per line: the SQS trigger's ramp, the account's concurrency, the
+splitter's hand-overs (and a .gz's re-decompression on each), each table's
+capacity (a new on-demand table's, doubling every 30 minutes of use) and each
+run's hot partition as fluid token buckets; a batch that cannot get its
+write units within the app's own retry budget fails, comes back after the
+queue's visibility timeout, and goes to the DLQ after maxReceiveCount.
+Lines are conserved: split = stored + queued (incl. in flight) + DLQ.
+
+Fed the emulator's measured latencies instead of AWS's (`emulator_platform`),
+the same simulation reproduces `make bench`'s measured lines/s: see
+tests/tooling/test_capacity.py and benchmarks/measurements/.
+
+Assumptions the model cannot measure from here are named as such (AWS's
+request latencies, the hand-over delay), and the printout shows how much the
+answers move when they double.
+"""
+from __future__ import annotations
+
+import argparse
+import heapq
+import inspect
+import json
+import math
+import sys
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+CPU_JSON = PROJECT_DIR / "build" / "bench" / "cpu.json"
+MEASUREMENTS = PROJECT_DIR / "benchmarks" / "measurements"
+RECORDED_CPU = MEASUREMENTS / "cpu.json"
+OUT = PROJECT_DIR / "build" / "bench" / "capacity.json"
+GIB = 1 << 30
+
+# --- AWS limits, each with its source -------------------------------------------------------------------------
+
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html: "At 1,769 MB, a function has the
+# equivalent of one vCPU (one vCPU-second of credits per second)"; CPU is allocated in proportion to memory.
+LAMBDA_MB_PER_VCPU = 1769
+# https://docs.python.org/3/glossary.html#term-global-interpreter-lock: one thread executes Python bytecode at a
+# time, so a Python handler uses at most about one vCPU whatever the memory (above 1,769 MB it gets more).
+PYTHON_MAX_VCPU = 1.0
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html: "When messages are available, Lambda
+# starts processing five batches at a time with five concurrent invocations ... increases the number of
+# processes that are reading batches by up to 300 more instances per minute. The maximum number of batches that
+# an event source mapping can process simultaneously is 1,000."
+SQS_TRIGGER_INITIAL = 5
+SQS_TRIGGER_RAMP_PER_MINUTE = 300
+SQS_TRIGGER_MAX = 1000
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-scalingconfig.html:
+# MaximumConcurrency, minimum 2, maximum 1000.
+MAXIMUM_CONCURRENCY_RANGE = (2, 1000)
+# https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html (and Service Quotas, "Concurrent
+# executions"): 1,000 per Region by default, shared by every function of the account.
+LAMBDA_ACCOUNT_CONCURRENCY = 1000
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html: "each
+# individual partition is limited to 1,000 write units per second and 3,000 read units per second".
+PARTITION_WRU = 1000
+PARTITION_RRU = 3000
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/pre-warming-on-demand-capacity-mode.html: "New
+# on-demand tables will be able to sustain up to 4,000 writes per second and 12,000 reads per second ...
+# throttling can still occur if the throughput exceeds twice the previous peak within the same 30 minutes".
+NEW_TABLE_WRU = 4000
+NEW_TABLE_RRU = 12000
+ON_DEMAND_DOUBLING_SECONDS = 30 * 60
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode-max-throughput.html:
+# "your on-demand throughput rate is bounded by 40,000 table-level read and write throughput AWS service quota".
+TABLE_QUOTA_WRU = 40000
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput.html: WarmThroughput raises what
+# a table (or GSI) serves at once; a stage that sets it gives the model its value (--lever warm:<Table>=WRU).
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/DistributedQueues.html: standard
+# queues "support a nearly unlimited number of API calls per second, per API action"; and
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html: "a maximum of
+# approximately 120,000 in flight messages" per standard queue.
+SQS_IN_FLIGHT = 120_000
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html: "at least 3,500
+# PUT/COPY/POST/DELETE or 5,500 GET/HEAD requests per second per partitioned Amazon S3 prefix".
+S3_PUT_PER_PREFIX = 3500
+S3_GET_PER_PREFIX = 5500
+# https://docs.aws.amazon.com/general/latest/gr/sns.html (Service quotas, Publish API): 30,000 per second in
+# us-east-1 (less in other Regions).
+SNS_PUBLISH_PER_SECOND = 30_000
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html: 10,000 requests
+# per second per account and Region (burst 5,000); a stage's own throttle (infra settings) applies first.
+API_GATEWAY_ACCOUNT_RPS = 10_000
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html: at most 10
+# messages per ReceiveMessage (and per DeleteMessageBatch): the trigger's pollers need B/10 of each per batch.
+SQS_MESSAGES_PER_CALL = 10
+B_PER_SEND = SQS_MESSAGES_PER_CALL  # a SendMessageBatch carries at most 10 messages (same page's SendMessageBatch)
+
+# --- what cannot be measured from here: assumptions, shown with their sensitivity --------------------------------
+
+# Request latency from a Lambda function in the same Region, in ms. DynamoDB: "single-digit millisecond"
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html); 10 ms is that
+# claim's bound. SQS, S3 and SNS publish no figure: 20 ms is an ASSUMPTION (the printout doubles every latency
+# to show what depends on it).
+AWS_LATENCY_MS = {"DynamoDB": 10.0, "SQS": 20.0, "S3": 20.0, "SNS": 20.0, "STS": 20.0}
+# ASSUMPTION: from a splitter's hand-over (its continuation message sent) to the next invocation starting
+# (SQS trigger pick-up plus a cold start of the continuation function).
+HANDOVER_SECONDS = 1.0
+# The local runner (local_runtime/runner.py) as `make bench` starts it: 4 slots, 4 pollers per queue.
+EMULATOR_POLLERS = 4
+# "Across many files": that many 1 GiB uploads arriving at once, simulated for two hours; the sustained rate is
+# the last half hour's (the first invocations' burst has drained by then).
+MANY_FILES_HORIZON = 2 * 3600.0
+STEADY_WINDOW = 30 * 60.0
+
+
+# --- inputs -------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Function:
+    name: str
+    memory_mb: int
+    timeout_s: int
+    batch_size: int | None = None
+    window_s: float = 0.0
+    max_concurrency: int | None = None  # the SQS trigger's MaximumConcurrency (None: not set)
+
+    @property
+    def vcpu(self) -> float:
+        return min(PYTHON_MAX_VCPU, self.memory_mb / LAMBDA_MB_PER_VCPU)
+
+    @property
+    def gb(self) -> float:
+        return self.memory_mb / 1024
+
+
+@dataclass
+class Stage:
+    name: str
+    functions: dict[str, Function]
+    api_rate_limit: float
+    api_burst_limit: int
+    max_receive_count: dict[str, int]     # consumer function -> its queue's maxReceiveCount
+    warm_wru: dict[str, int] = field(default_factory=dict)  # table logical id -> WarmThroughput write units
+    maximum_concurrency_source: str = "not set on the stage (AWS's caps apply)"
+
+    def visibility_timeout(self, function: str) -> int:
+        # infra/stage.py Stage.visibility_timeout: at least six times the consumer's timeout (AWS's advice).
+        return max(30, 6 * self.functions[function].timeout_s)
+
+
+def load_stage(name: str, cpu: dict) -> Stage:
+    from infra.resources import RESOURCES
+    from infra.stage import Stage as ChaliceStage
+    stage = ChaliceStage.load(name)
+    settings = stage.settings
+    caps = dict(getattr(settings, "sqs_maximum_concurrency", None) or {})
+    # infra/stage.py InfraSettings.sqs_concurrency: the stage's cap, or its default for consumers it does not
+    # name; without that setting (an older tree) no cap is set and AWS's own apply.
+    cap_of = getattr(settings, "sqs_concurrency", None) or (lambda function: caps.get(function))
+    functions = {}
+    sources = cpu.get("event_sources", {})
+    names = set(stage.config["stages"][name].get("lambda_functions", {})) | set(sources)
+    for function in sorted(names):
+        source = sources.get(function, {})
+        consumer = source.get("batch_size") is not None  # an SQS event source (S3 and schedules have none)
+        functions[function] = Function(
+            function, int(stage.function_setting(function, "lambda_memory_size", 128)),
+            int(stage.function_setting(function, "lambda_timeout", 60)),
+            source.get("batch_size"), float(source.get("window_seconds") or 0.0),
+            cap_of(function) if consumer else None)
+    receive = {"process_log_lines": RESOURCES["LogQueue"].max_receive_count,
+               "process_orders": RESOURCES["OrdersQueue"].max_receive_count,
+               "process_product_queue": RESOURCES["ProductQueue"].max_receive_count}
+    source = ("infra.sqs_maximum_concurrency of the stage " + json.dumps(caps) +
+              (" (others: InfraSettings.sqs_concurrency's default)" if hasattr(settings, "sqs_concurrency") else "")
+              if caps or hasattr(settings, "sqs_concurrency") else "not set on the stage (AWS's caps apply)")
+    return Stage(name, functions, float(settings.api_throttle_rate_limit), int(settings.api_throttle_burst_limit),
+                 receive, maximum_concurrency_source=source)
+
+
+def load_cpu(path: Path | None = None) -> dict:
+    for candidate in ([path] if path else [CPU_JSON, RECORDED_CPU]):
+        if candidate and Path(candidate).exists():
+            data = json.loads(Path(candidate).read_text())
+            data["_path"] = str(candidate)
+            return data
+    raise SystemExit("no CPU figures: run `make bench-cpu` first (build/bench/cpu.json)")
+
+
+@dataclass
+class Platform:
+    """Where the handlers run: AWS (documented limits, assumed latencies) or the local emulator (measured)."""
+    name: str
+    latency_ms: dict[str, float]
+    aws: bool = True
+    pollers: int = EMULATOR_POLLERS
+    batch_messages: float | None = None  # the local runner's mean batch (its receives come back short; see below)
+
+    def latency(self, api: str) -> float:
+        """Seconds per call of `Service:Operation`."""
+        if api in self.latency_ms:
+            return self.latency_ms[api] / 1000
+        return self.latency_ms.get(api.split(":", 1)[0], 0.0) / 1000
+
+    def scaled(self, factor: float) -> "Platform":
+        return replace(self, latency_ms={k: v * factor for k, v in self.latency_ms.items()})
+
+
+AWS = Platform("aws", dict(AWS_LATENCY_MS))
+
+
+def emulator_platform(measurement: dict) -> Platform:
+    """The latencies `make bench` measured per working call (benchmarks/meter.py's timings by kind)."""
+    by_kind = measurement["figures"]["ms_per_call_on_emulator_by_kind"]
+    latency = {k: v for k, v in by_kind.items() if "(" not in k}
+    # The runner stops filling a batch at the first short receive, and with four pollers on one moto queue
+    # receives come back short: its batches are smaller than the event source's. The run counted them.
+    deliveries = measurement.get("deliveries", {})
+    invocations = deliveries.get("invocations:process_log_lines")
+    mean = deliveries.get("received", 0) / invocations if invocations else None
+    return Platform("emulator", latency, aws=False, pollers=int(measurement.get("concurrency", EMULATOR_POLLERS)),
+                    batch_messages=mean)
+
+
+# --- levers (design changes the model can evaluate before they are built) -------------------------------------------
+
+@dataclass
+class Levers:
+    lines_per_message: int = 1
+    memory: dict[str, int] = field(default_factory=dict)           # function -> MB
+    max_concurrency: dict[str, int] = field(default_factory=dict)  # function -> the trigger's MaximumConcurrency
+    warm_wru: dict[str, int] = field(default_factory=dict)         # table logical id -> WarmThroughput
+    split_ranges: int = 1          # splitters per upload, each on its own byte range (not built: hypothetical)
+    hot_key_spread: int = 1        # the run's counting items spread over this many partition keys (hypothetical)
+    worker_cpu_factor: float = 1.0  # a cheaper write path: the worker's CPU per line × this (hypothetical)
+    resumable_gz: bool = False      # a .gz continuation that does not decompress from byte 0 (hypothetical)
+    log_wru_per_line: float | None = None  # ProcessedLogsTable's write units per line (e.g. lines packed per item)
+    send_in_flight: int | None = None      # the splitter's SendMessageBatch calls in flight (a code constant, 8)
+    table_quota: int | None = None         # the table-level quota after an increase request (40,000 by default)
+
+    @classmethod
+    def parse(cls, pairs: list[str], lines_per_message: int = 1) -> "Levers":
+        levers = cls(lines_per_message=lines_per_message)
+        for pair in pairs:
+            name, _, value = pair.partition("=")
+            kind, _, target = name.partition(":")
+            if kind == "memory":
+                levers.memory[target] = int(value)
+            elif kind == "max_concurrency":
+                levers.max_concurrency[target] = int(value)
+            elif kind == "warm":
+                levers.warm_wru[target] = int(value)
+            elif kind in ("split_ranges", "hot_key_spread"):
+                setattr(levers, kind, int(value))
+            elif kind == "worker_cpu_factor":
+                levers.worker_cpu_factor = float(value)
+            elif kind == "resumable_gz":
+                levers.resumable_gz = value.lower() in ("1", "true", "yes")
+            elif kind == "log_wru_per_line":
+                levers.log_wru_per_line = float(value)
+            elif kind in ("send_in_flight", "table_quota"):
+                setattr(levers, kind, int(value))
+            else:
+                raise SystemExit(f"unknown lever {name!r}")
+        return levers
+
+
+def apply_levers(stage: Stage, levers: Levers) -> Stage:
+    functions = {}
+    for name, function in stage.functions.items():
+        function = replace(function)
+        if name in levers.memory:
+            function.memory_mb = levers.memory[name]
+        if name in levers.max_concurrency:
+            low, high = MAXIMUM_CONCURRENCY_RANGE
+            function.max_concurrency = max(low, min(high, levers.max_concurrency[name]))
+        functions[name] = function
+    return replace(stage, functions=functions, warm_wru={**stage.warm_wru, **levers.warm_wru})
+
+
+# --- the model: service times per unit ---------------------------------------------------------------------------
+
+def retry_budget_seconds() -> float:
+    """How long a worker keeps retrying unprocessed writes before it gives their messages back: the expected sum
+    of the full-jitter backoffs of chalicelib/adapters/dynamo.py's batch_put (its defaults, read from the code)."""
+    try:
+        from chalicelib.adapters import dynamo
+        attempts = inspect.signature(dynamo.batch_put).parameters["max_attempts"].default
+        backoff = inspect.signature(dynamo.backoff).parameters
+        base, cap = backoff["base"].default, backoff["cap"].default
+    except Exception:  # the model runs without the app importable: the values of today's code
+        attempts, base, cap = 8, 0.05, 2.0
+    return sum(min(cap, base * 2 ** a) / 2 for a in range(attempts))
+
+
+class Model:
+    def __init__(self, cpu: dict, stage: Stage, platform: Platform = AWS, levers: Levers | None = None):
+        self.cpu = cpu
+        self.levers = levers or Levers()
+        self.stage = apply_levers(stage, self.levers)
+        self.platform = platform
+        self.par = dict(cpu["parallelism"])
+        if self.levers.send_in_flight:
+            self.par["sqs_send_in_flight"] = self.levers.send_in_flight
+        self.mix = cpu.get("request_mix", {})
+        self.quota = self.levers.table_quota or TABLE_QUOTA_WRU
+
+    # --- inputs ---
+
+    def fn(self, name: str) -> Function:
+        return self.stage.functions[name]
+
+    def vcpu(self, name: str) -> float:
+        return self.fn(name).vcpu if self.platform.aws else 1.0
+
+    def handler(self, key: str) -> dict:
+        try:
+            return self.cpu["handlers"][key]
+        except KeyError:
+            raise SystemExit(f"bench-cpu's JSON has no {key!r} (measured modes: "
+                             f"{', '.join(sorted(self.cpu['handlers']))})") from None
+
+    def cpu_seconds(self, key: str, per: str) -> float:
+        return self.handler(key)[f"cpu_us_per_{per}"]["median"] / 1e6
+
+    def log_mix(self, m: int | None = None) -> dict:
+        return self.mix.get(f"log/{m or self.levers.lines_per_message}lpm", {})
+
+    # --- log splitter ---
+
+    def split_seconds_per_line(self, m: int, gz: bool = False) -> float:
+        """Wall seconds per line of one splitter: its CPU at its share of a vCPU, or its sends, whichever binds
+        (the sends run in threads beside the reading)."""
+        key = f"split_log_upload/{m}lpm" + (".gz" if gz and m == 1 else "")
+        if gz and m != 1:  # only 1 line per message was measured on a .gz: its extra CPU per line carried over
+            extra = self.cpu_seconds("split_log_upload/1lpm.gz", "line") - self.cpu_seconds("split_log_upload/1lpm", "line")
+            cpu = self.cpu_seconds(f"split_log_upload/{m}lpm", "line") + extra
+        else:
+            cpu = self.cpu_seconds(key, "line")
+        cpu /= self.vcpu("split_log_upload")
+        sends = self.par["sqs_send_in_flight"] * SQS_MESSAGES_PER_CALL * m / self.platform.latency("SQS:SendMessageBatch")
+        return max(cpu, 1 / sends)
+
+    def split_rate(self, m: int | None = None, gz: bool = False) -> float:
+        m = m or self.levers.lines_per_message
+        return self.levers.split_ranges / self.split_seconds_per_line(m, gz)
+
+    def split_budget_seconds(self) -> float:
+        # chalicelib/streaming/resumable.py Checkpointer: the remaining time less min(30 s, a fifth of it).
+        timeout = self.fn("split_log_upload").timeout_s
+        return timeout - min(30, timeout / 5)
+
+    def continuation_cap(self) -> int:
+        """Splitters that may continue at once, across uploads: continue_log_split's trigger cap. (An upload's
+        first invocation comes from S3, uncapped; every later one is a continuation.)"""
+        if not self.platform.aws:
+            return 10 ** 9
+        cap = self.fn("continue_log_split").max_concurrency if "continue_log_split" in self.stage.functions else None
+        return min(cap or SQS_TRIGGER_MAX, LAMBDA_ACCOUNT_CONCURRENCY)
+
+    def gz_skip_seconds(self, offset_bytes: float) -> float:
+        """A .gz continuation decompresses (and drops) everything before its offset again."""
+        if self.levers.resumable_gz:
+            return 0.0
+        return self.handler("gunzip_skip")["cpu_us_per_mb"] / 1e6 * offset_bytes / 1e6 / self.vcpu("continue_log_split")
+
+    def bytes_per_line(self) -> float:
+        return self.handler("split_log_upload/1lpm")["bytes"] / self.handler("split_log_upload/1lpm")["lines"]
+
+    # --- log worker ---
+
+    def batch_messages(self) -> int:
+        return self.fn("process_log_lines").batch_size or 10
+
+    def worker_seconds(self, lines: float, m: int | None = None) -> float:
+        """One worker invocation's handler time for `lines` lines (CPU at its share, plus its waves of calls)."""
+        m = m or self.levers.lines_per_message
+        figures = self.handler(f"process_log_lines/{m}lpm")
+        cpu = self.cpu_seconds(f"process_log_lines/{m}lpm", "line") * self.levers.worker_cpu_factor * lines
+        cpu /= self.vcpu("process_log_lines")
+        full = figures["batch_messages"] * m
+        scale = lines / full
+        calls = figures["calls_per_batch"]
+        chunk_lines = self.par["log_chunk_lines"]
+        threads = self.par["log_count_threads"]
+        writes = math.ceil(calls.get("DynamoDB:BatchWriteItem", 0) * scale)
+        rolls = lines / chunk_lines                      # a chunk rolls up once, when its last message is counted
+        chunk_updates = max(1.0, calls.get("DynamoDB:UpdateItem", 0) * scale - rolls)
+        puts_per_roll = calls.get("DynamoDB:PutItem", 0) / (full / chunk_lines)
+        roll_rounds = math.ceil(rolls / threads) if rolls >= 1 else rolls
+        L = self.platform.latency
+        io = (math.ceil(writes / self.par["batch_write_in_flight"]) * L("DynamoDB:BatchWriteItem")
+              + math.ceil(chunk_updates / threads) * L("DynamoDB:UpdateItem")
+              + roll_rounds * (puts_per_roll * L("DynamoDB:PutItem") + L("DynamoDB:UpdateItem")))
+        return cpu + io
+
+    def poller_seconds(self, messages: int, m: int | None = None) -> float:
+        """What one batch holds its consumer for: on AWS the handler; on the local runner also its receives and
+        deletes (local_runtime/runner.py receives 10 at a time until a short one, then deletes 10 at a time)."""
+        m = m or self.levers.lines_per_message
+        handler = self.worker_seconds(messages * m, m)
+        if self.platform.aws:
+            return handler
+        receives = math.ceil(messages / SQS_MESSAGES_PER_CALL)
+        if messages < self.batch_messages() and messages % SQS_MESSAGES_PER_CALL == 0:
+            receives += 1  # the receive that came back short
+        deletes = math.ceil(messages / SQS_MESSAGES_PER_CALL)
+        return (handler + receives * self.platform.latency("SQS:ReceiveMessage")
+                + deletes * self.platform.latency("SQS:DeleteMessageBatch"))
+
+    def worker_concurrency_cap(self, splitters: int = 0) -> int:
+        if not self.platform.aws:
+            return self.platform.pollers
+        cap = min(SQS_TRIGGER_MAX, LAMBDA_ACCOUNT_CONCURRENCY - splitters)
+        if self.fn("process_log_lines").max_concurrency:
+            cap = min(cap, self.fn("process_log_lines").max_concurrency)
+        return max(1, cap)
+
+    # --- DynamoDB write units per line ---
+
+    def log_wru(self, m: int | None = None) -> dict[str, float]:
+        """Write units per line by table logical id, and on the run's own partition key ("hot")."""
+        mix = self.log_mix(m)
+        units = mix.get("write_units", {})
+        kinds = mix.get("write_units_by_item_kind", {})
+        logs, batches = self._table("ProcessedLogsTable"), self._table("LogBatchesTable")
+        # S#, P# and RUN items share the run's partition key (chalicelib/logbatch/repository.py); C items do not.
+        hot = sum(v for k, v in kinds.items() if k.startswith(f"{batches} ") and k.split(" ", 1)[1] in ("S", "P", "RUN"))
+        stored = self.levers.log_wru_per_line if self.levers.log_wru_per_line is not None else units.get(logs, 1.0)
+        return {"ProcessedLogsTable": stored, "LogBatchesTable": units.get(batches, 0.0),
+                "hot": hot / self.levers.hot_key_spread}
+
+    def _table(self, logical_id: str) -> str:
+        names = self.cpu.get("table_names", {})
+        return names.get(logical_id, logical_id)
+
+    def table_wru(self, logical_id: str) -> float:
+        """What a table serves at once: WarmThroughput when set, else a new on-demand table's (capped by the quota)."""
+        return min(self.quota, max(NEW_TABLE_WRU, self.stage.warm_wru.get(logical_id, 0)))
+
+    # --- the analytic part -------------------------------------------------------------------------------
+
+    def log_ceilings(self, files: int) -> dict[str, float]:
+        """Lines/s each stage can sustain for `files` uploads at once (warm-up ramps aside)."""
+        m = self.levers.lines_per_message
+        wru = self.log_wru(m)
+        lines_per_batch = self.batch_messages() * m
+        workers = self.worker_concurrency_cap(splitters=files * self.levers.split_ranges)
+        # Past its first invocation an upload is split by continuations, at most continuation_cap() at once.
+        splitting = min(files * self.levers.split_ranges, self.continuation_cap()) / self.levers.split_ranges
+        capped = " (continue_log_split's MaximumConcurrency)" if splitting < files else ""
+        ceilings = {
+            f"splitter ({splitting:g} of {files} upload{'s' if files > 1 else ''} at once{capped} × "
+            f"{self.levers.split_ranges} range{'s' if self.levers.split_ranges > 1 else ''}, "
+            f"{self.fn('split_log_upload').memory_mb} MB)": splitting * self.split_rate(m),
+            f"workers ({workers} × batches of {lines_per_batch} lines, {self.fn('process_log_lines').memory_mb} MB)":
+                workers * lines_per_batch / self.poller_seconds(self.batch_messages(), m),
+        }
+        if self.platform.aws:
+            ceilings[f"ProcessedLogsTable ({self.table_wru('ProcessedLogsTable'):,} WRU/s at once, "
+                     f"{wru['ProcessedLogsTable']:.3f} WRU/line)"] = self.table_wru("ProcessedLogsTable") / wru["ProcessedLogsTable"]
+            if wru["LogBatchesTable"]:
+                ceilings[f"LogBatchesTable ({self.table_wru('LogBatchesTable'):,} WRU/s at once, "
+                         f"{wru['LogBatchesTable']:.3f} WRU/line)"] = self.table_wru("LogBatchesTable") / wru["LogBatchesTable"]
+            if wru["hot"]:
+                ceilings[f"the run's partition key ({PARTITION_WRU:,} WCU/s per partition, {wru['hot']:.4f} "
+                         f"WRU/line on it, per upload)"] = files * PARTITION_WRU / wru["hot"]
+            in_flight = SQS_IN_FLIGHT / (self.batch_messages() / lines_per_batch) / self.poller_seconds(self.batch_messages(), m)
+            ceilings["SQS in-flight messages (120,000 per queue)"] = in_flight
+        return ceilings
+
+    def log_costs(self) -> dict[str, float]:
+        """$ per million lines: the metered request mix, the trigger's receives and deletes, Lambda at the
+        modelled durations."""
+        from benchmarks.meter import PRICES
+        m = self.levers.lines_per_message
+        mix = self.log_mix(m)
+        lines_per_batch = self.batch_messages() * m
+        wru = sum(self.log_wru(m)[t] for t in ("ProcessedLogsTable", "LogBatchesTable"))
+        rru = sum(mix.get("read_units", {}).values())
+        sqs_app = sum(mix.get("sqs_billed_requests", {}).values())
+        sqs_trigger = 2 * math.ceil(self.batch_messages() / SQS_MESSAGES_PER_CALL) / lines_per_batch
+        s3 = mix.get("s3_requests_by_class", {})
+        worker = self.fn("process_log_lines")
+        splitter = self.fn("split_log_upload")
+        gb_seconds = (self.worker_seconds(lines_per_batch, m) / lines_per_batch * worker.gb
+                      + self.split_seconds_per_line(m) * splitter.gb)
+        invocations = 1 / lines_per_batch + 1 / max(1.0, self.split_rate(m) * self.split_budget_seconds())
+        per_line = {
+            "dynamodb": wru * PRICES["dynamodb_write_unit"] + rru * PRICES["dynamodb_read_unit"],
+            "sqs": (sqs_app + sqs_trigger) * PRICES["sqs_request"],
+            "s3": s3.get("put", 0) * PRICES["s3_put"] + s3.get("get", 0) * PRICES["s3_get"],
+            "lambda": invocations * PRICES["lambda_request"] + gb_seconds * PRICES["lambda_gb_second"],
+        }
+        costs = {k: v * 1e6 for k, v in per_line.items()}
+        costs["total"] = sum(costs.values())
+        return costs
+
+    # --- invoices -----------------------------------------------------------------------------------------
+
+    def invoice_seconds_per_row(self) -> float:
+        figures = self.handler("ingest_invoice_upload")
+        cpu = self.cpu_seconds("ingest_invoice_upload", "row") / self.vcpu("ingest_invoice_upload")
+        calls = figures["calls_per_1000_rows"]
+        chunk = self.par["invoice_write_chunk_rows"]
+        puts = calls.get("DynamoDB:PutItem", 0) * chunk / 1000
+        writes = calls.get("DynamoDB:BatchWriteItem", 0) * chunk / 1000
+        L = self.platform.latency
+        io = (math.ceil(puts / self.par["conditional_put_in_flight"]) * L("DynamoDB:PutItem")
+              + writes * L("DynamoDB:BatchWriteItem")) / chunk
+        return cpu + io
+
+    def invoice_ceilings(self, uploads: int, customers: int) -> dict[str, float]:
+        mix = self.mix.get("invoices", {})
+        units = mix.get("write_units", {})
+        table = self._table("InvoicesTable")
+        table_wru = units.get(table, 1.0)
+        index_wru = sum(v for k, v in units.items() if k.startswith(f"{table}/"))
+        # An upload longer than one invocation goes on in continuations, continue_invoice_ingest's cap at once.
+        cap = self.fn("continue_invoice_ingest").max_concurrency if self.platform.aws else None
+        at_once = min(uploads, cap) if cap else uploads
+        capped = " (continue_invoice_ingest's MaximumConcurrency, past their first invocation)" if at_once < uploads else ""
+        ceilings = {f"ingester ({at_once:g} of {uploads} upload{'s' if uploads > 1 else ''} at once{capped}, "
+                    f"{self.fn('ingest_invoice_upload').memory_mb} MB)": at_once / self.invoice_seconds_per_row()}
+        if self.platform.aws:
+            ceilings[f"InvoicesTable ({self.table_wru('InvoicesTable'):,} WRU/s, {table_wru:.2f} WRU/row)"] = \
+                self.table_wru("InvoicesTable") / table_wru
+            if index_wru:
+                ceilings[f"customer-index ({self.table_wru('InvoicesTable'):,} WRU/s, {index_wru:.2f} WRU/row)"] = \
+                    self.table_wru("InvoicesTable") / index_wru
+                ceilings[f"customer-index partition per customer ({customers} customers in the file)"] = \
+                    customers * PARTITION_WRU / index_wru
+        return ceilings
+
+    # --- orders and products ---------------------------------------------------------------------------------
+
+    def calls_seconds(self, calls: dict[str, float]) -> float:
+        return sum(n * self.platform.latency(api) for api, n in calls.items())
+
+    def route_seconds(self, route: str) -> float:
+        figures = self.cpu["api"][route]
+        return (figures["cpu_us_per_request"]["median"] / 1e6 / self.vcpu("api_handler")
+                + self.calls_seconds(figures["calls_per_request"]))
+
+    def authorizer_seconds(self) -> float:
+        handlers = self.cpu.get("authorizer", {}).get("handlers", {})
+        if not handlers:
+            return 0.0
+        name, figures = next(iter(handlers.items()))
+        function = self.stage.functions.get(name) or Function(name, 128, 10)
+        return figures["cpu_us_per_check"]["median"] / 1e6 / (function.vcpu if self.platform.aws else 1.0)
+
+    def order_seconds(self) -> float:
+        """The order worker's time per order: each order of a batch is handled in turn, its calls one by one."""
+        figures = self.handler("process_orders")
+        return (self.cpu_seconds("process_orders", "order") / self.vcpu("process_orders")
+                + self.calls_seconds(figures["calls_per_order"]))
+
+    def product_seconds(self) -> float:
+        figures = self.handler("process_product_queue")
+        return (self.cpu_seconds("process_product_queue", "message") / self.vcpu("process_product_queue")
+                + self.calls_seconds(figures["calls_per_message"]))
+
+    def request_ceilings(self, kind: str) -> dict[str, float]:
+        """Requests/s for orders or products: the API, the Lambdas behind it, the worker, the tables."""
+        route = "POST /orders" if kind == "orders" else "POST /products"
+        worker = "process_orders" if kind == "orders" else "process_product_queue"
+        per_message = self.order_seconds() if kind == "orders" else self.product_seconds()
+        api_seconds = self.route_seconds(route) + self.authorizer_seconds()
+        workers = min(SQS_TRIGGER_MAX, self.fn(worker).max_concurrency or SQS_TRIGGER_MAX)
+        ceilings = {
+            f"API stage throttle (stage {self.stage.name}: {self.stage.api_rate_limit:g} req/s, "
+            f"burst {self.stage.api_burst_limit})": self.stage.api_rate_limit,
+            "API Gateway account quota": API_GATEWAY_ACCOUNT_RPS,
+            f"API Lambdas ({LAMBDA_ACCOUNT_CONCURRENCY} concurrent, route + authorizer "
+            f"{api_seconds * 1000:.0f} ms)": LAMBDA_ACCOUNT_CONCURRENCY / api_seconds,
+            f"{worker} ({workers} × {self.fn(worker).memory_mb} MB, {per_message * 1000:.0f} ms per message)":
+                workers / per_message,
+        }
+        mix = self.mix.get(kind, {})
+        units = mix.get("write_units", {})
+        if kind == "orders":
+            table = self._table("OrdersTable")
+            total = sum(units.values()) or 1.0
+            busiest = max(units, key=units.get) if units else table
+            ceilings[f"OrdersTable and its indexes ({self.table_wru('OrdersTable'):,} WRU/s each; {busiest} "
+                     f"{units.get(busiest, 1.0):.1f} of {total:.1f} WRU/order)"] = \
+                self.table_wru("OrdersTable") / max(units.values() or [1.0])
+            pending = units.get(f"{table}/pending-index", 0.0)
+            if pending:
+                shards = self.cpu.get("constants", {}).get("pending_shards", 10)
+                ceilings[f"pending-index partitions ({shards} shards × {PARTITION_WRU:,} WCU/s)"] = \
+                    shards * PARTITION_WRU / pending
+            ceilings["SNS Publish (us-east-1)"] = SNS_PUBLISH_PER_SECOND
+        else:
+            table = self._table("ProductTable")
+            ceilings[f"ProductTable ({self.table_wru('ProductTable'):,} WRU/s)"] = \
+                self.table_wru("ProductTable") / max(units.get(table, 1.0), 1e-9)
+            ceilings["S3 PUT per prefix (reports at the bucket's root)"] = S3_PUT_PER_PREFIX
+        return ceilings
+
+
+def bottleneck(ceilings: dict[str, float]) -> tuple[str, float]:
+    name = min(ceilings, key=ceilings.get)
+    return name, ceilings[name]
+
+
+# --- the discrete-event simulation of the log pipeline --------------------------------------------------------------
+
+class Bucket:
+    """A fluid token bucket: work is served at `rate` units/s in arrival order; `next_free` is when it is idle."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.next_free = 0.0
+        self.used = 0.0
+        self.window_used = 0.0
+
+    def wait(self, now: float) -> float:
+        return max(0.0, self.next_free - now)
+
+    def take(self, now: float, units: float) -> None:
+        self.next_free = max(now, self.next_free) + units / self.rate
+        self.used += units
+        self.window_used += units
+
+
+@dataclass
+class Segment:
+    file: int
+    messages: int
+    receives: int = 0
+
+
+class LogSimulation:
+    """One event per batch: a splitter's batch of lines queued, a worker's batch of messages done."""
+
+    def __init__(self, model: Model, files: int, lines_per_file: int, gz: bool = False,
+                 horizon: float | None = None, start_delay: float = 0.0, group: int | None = None,
+                 split_step: int | None = None):
+        self.model, self.files, self.lines_per_file, self.gz = model, files, lines_per_file, gz
+        self.horizon, self.start_delay = horizon, start_delay
+        self.m = model.levers.lines_per_message
+        self.batch = model.batch_messages()
+        cap = model.worker_concurrency_cap(splitters=files * model.levers.split_ranges)
+        # Groups of k invocations run side by side when concurrency is in the hundreds (one event per k batches).
+        self.group = group or max(1, cap // 50)
+        self.aws = model.platform.aws
+        # A splitter event: one SendMessageBatch (10 messages) on the local runner, whose pollers take what is
+        # there; on AWS one worker batch's worth (the trigger's window fills its batches anyway).
+        self.split_step = split_step or (B_PER_SEND if not self.aws else None)
+
+    def run(self) -> dict[str, Any]:
+        """Play the pipeline to its end (or to `horizon` seconds). Quantities are messages; lines are messages ×
+        lines per message (a file's last message may hold fewer: give line counts divisible by it)."""
+        model, m, B, k = self.model, self.m, self.batch, self.group
+        taking = max(1, round(model.platform.batch_messages)) if model.platform.batch_messages else B
+        events: list = []
+        seq = 0
+
+        def at(time, kind, *payload):
+            nonlocal seq
+            seq += 1
+            heapq.heappush(events, (time, seq, kind, payload))
+
+        ranges = 1 if self.gz else model.levers.split_ranges  # a gzip stream cannot be entered at a byte range
+        rate = model.split_rate(m, self.gz) / model.levers.split_ranges * ranges  # one file's splitters together
+        budget = model.split_budget_seconds()
+        bytes_per_line = model.bytes_per_line()
+        total_messages = math.ceil(self.lines_per_file / m)
+        step = self.split_step or B * k
+        wru = model.log_wru(m)
+        buckets: dict[str, Bucket] = {}
+        if self.aws:
+            buckets["ProcessedLogsTable"] = Bucket(model.table_wru("ProcessedLogsTable"))
+            buckets["LogBatchesTable"] = Bucket(model.table_wru("LogBatchesTable"))
+            for f in range(self.files):
+                buckets[f"hot{f}"] = Bucket(PARTITION_WRU)
+        retry = retry_budget_seconds()
+        visibility = model.stage.visibility_timeout("process_log_lines")
+        max_receives = model.stage.max_receive_count["process_log_lines"]
+        cap = model.worker_concurrency_cap(splitters=self.files * ranges)
+        window = model.fn("process_log_lines").window_s if self.aws else 0.0
+
+        queue: deque[Segment] = deque()
+        state = {"available": 0, "in_flight": 0, "busy": 0, "stored": 0, "dlq": 0, "batches": 0, "failed": 0,
+                 "allowed": min(cap, SQS_TRIGGER_INITIAL) if self.aws else cap, "idle_since": None}
+        split = [0] * self.files
+        done = [False] * self.files
+        stuck: list[int] = []
+        continuing: set[int] = set()           # files whose splitter is a continuation now (holding its slots)
+        waiting: deque[tuple[int, float]] = deque()  # (file, offset) continuations waiting for a slot
+        slots_per_file = ranges
+        continuation_slots = model.continuation_cap()
+        handovers = 0
+        first_message_at = None
+        last_stored_at = 0.0
+        samples: list[tuple] = []
+
+        def start_batches(now: float) -> None:
+            while state["busy"] < math.ceil(state["allowed"] / k) and state["available"] > 0:
+                want = min(B, taking) * k
+                if state["available"] < want and window:
+                    if state["idle_since"] is None:
+                        state["idle_since"] = now
+                        at(now + window, "wake")
+                        return
+                    if now - state["idle_since"] < window:
+                        return
+                taken, parts = 0, []
+                while queue and taken < want:
+                    segment = queue[0]
+                    n = min(segment.messages, want - taken)
+                    parts.append(Segment(segment.file, n, segment.receives))
+                    segment.messages -= n
+                    taken += n
+                    if not segment.messages:
+                        queue.popleft()
+                state["available"] -= taken
+                state["in_flight"] += taken
+                state["busy"] += 1
+                state["batches"] += 1
+                state["idle_since"] = None
+                at(now + model.poller_seconds(max(1, math.ceil(taken / k)), m), "done", parts, taken)
+
+        def resume(now: float) -> None:
+            """Start waiting continuations while continue_log_split has room."""
+            nonlocal handovers
+            while waiting and (len(continuing) + 1) * slots_per_file <= continuation_slots:
+                f, offset = waiting.popleft()
+                skip = model.gz_skip_seconds(offset) if self.gz else 0.0
+                if skip + step * m / rate >= budget:  # it can no longer get past its offset (and a batch more)
+                    stuck.append(f)
+                    done[f] = True
+                    continue
+                continuing.add(f)
+                at(now + HANDOVER_SECONDS + skip, "split", f, skip, offset, 0)
+
+        def finished() -> bool:
+            return all(done) and not waiting and state["available"] == 0 and state["in_flight"] == 0 \
+                and state["busy"] == 0
+
+        for f in range(self.files):
+            at(self.start_delay, "split", f, 0.0, 0.0, 0)  # (file, seconds into its invocation, offset, messages)
+        if self.aws:
+            at(self.start_delay + 10.0, "scale")
+            at(self.start_delay + ON_DEMAND_DOUBLING_SECONDS, "warm")
+        now = 0.0
+        while events:
+            now, _, kind, payload = heapq.heappop(events)
+            if self.horizon is not None and now > self.horizon:
+                now = self.horizon
+                break
+            if kind == "split":
+                f, elapsed, offset, n = payload
+                if n:  # the messages this splitter finished sending by now
+                    split[f] += n
+                    queue.append(Segment(f, n))
+                    state["available"] += n
+                    first_message_at = now if first_message_at is None else first_message_at
+                    start_batches(now)
+                if split[f] >= total_messages:
+                    done[f] = True
+                    if f in continuing:
+                        continuing.discard(f)
+                        resume(now)
+                    continue
+                n = min(step, total_messages - split[f])
+                lines = min(n * m, self.lines_per_file - split[f] * m)
+                seconds = lines / rate
+                if self.aws and elapsed > 0 and elapsed + seconds > budget:
+                    # The invocation hands over; the continuation starts after the delay (a .gz decompressing
+                    # again from byte 0 up to where it stopped, before its first new line).
+                    handovers += 1
+                    continuing.discard(f)
+                    waiting.append((f, offset))  # its continuation message queues behind the others
+                    resume(now)
+                    continue
+                at(now + seconds, "split", f, elapsed + seconds, offset + lines * bytes_per_line, n)
+            elif kind == "wake":
+                start_batches(now)
+            elif kind == "scale":  # the SQS trigger adds up to 300 concurrent batches a minute while messages wait
+                if state["available"] > 0 and state["allowed"] < cap:
+                    state["allowed"] = min(cap, state["allowed"] + SQS_TRIGGER_RAMP_PER_MINUTE / 6)
+                    start_batches(now)
+                if not finished():
+                    at(now + 10.0, "scale")
+            elif kind == "warm":  # on demand: twice the previous peak within 30 minutes (peak: this window's use)
+                for name, bucket in buckets.items():
+                    if not name.startswith("hot"):
+                        bucket.rate = min(model.quota, max(bucket.rate, 2 * bucket.window_used / ON_DEMAND_DOUBLING_SECONDS))
+                        bucket.window_used = 0.0
+                if not finished():
+                    at(now + ON_DEMAND_DOUBLING_SECONDS, "warm")
+            elif kind == "done":
+                parts, taken = payload
+                demands = []
+                if self.aws:
+                    per_file: dict[int, int] = {}
+                    for p in parts:
+                        per_file[p.file] = per_file.get(p.file, 0) + p.messages
+                    lines = taken * m
+                    demands = [("ProcessedLogsTable", lines * wru["ProcessedLogsTable"]),
+                               ("LogBatchesTable", lines * wru["LogBatchesTable"])]
+                    demands += [(f"hot{f}", n * m * wru["hot"]) for f, n in per_file.items() if wru["hot"]]
+                wait = max([buckets[name].wait(now) for name, _ in demands] or [0.0])
+                if wait > retry:  # throttled past the app's retries: the messages come back after the timeout
+                    at(now + retry, "failed", parts, taken)
+                else:
+                    for name, units in demands:
+                        buckets[name].take(now, units)
+                    at(now + wait, "stored", parts, taken)
+            elif kind == "stored":
+                parts, taken = payload
+                state["in_flight"] -= taken
+                state["busy"] -= 1
+                state["stored"] += taken
+                last_stored_at = now
+                start_batches(now)
+            elif kind == "failed":
+                parts, taken = payload
+                state["in_flight"] -= taken
+                state["busy"] -= 1
+                state["failed"] += 1
+                for p in parts:
+                    p.receives += 1
+                    if p.receives >= max_receives:
+                        state["dlq"] += p.messages
+                    else:
+                        state["in_flight"] += p.messages  # invisible until the timeout
+                        at(now + visibility, "visible", p)
+                start_batches(now)
+            elif kind == "visible":
+                (p,) = payload
+                state["in_flight"] -= p.messages
+                queue.append(p)
+                state["available"] += p.messages
+                start_batches(now)
+            if not samples or now - samples[-1][0] >= 60:
+                samples.append((now, state["stored"], state["available"] + state["in_flight"], state["dlq"],
+                                state["allowed"]))
+            if finished():
+                break
+        end = last_stored_at if self.horizon is None else now
+        steady = None  # over the last half hour of a run cut at its horizon (the first burst drained by then)
+        tail = [sample for sample in samples if sample[0] >= end - STEADY_WINDOW]
+        if self.horizon is not None and len(tail) >= 2 and tail[-1][0] > tail[0][0]:
+            steady = (tail[-1][1] - tail[0][1]) * m / (tail[-1][0] - tail[0][0])
+        return {"files": self.files, "lines_per_file": self.lines_per_file, "lines_per_message": m,
+                "split_lines": sum(split) * m, "stored_lines": state["stored"] * m,
+                "queued_lines": (state["available"] + state["in_flight"]) * m, "dlq_lines": state["dlq"] * m,
+                "seconds": end, "lines_per_second": state["stored"] * m / end if end else 0.0,
+                "steady_lines_per_second": steady, "batches": state["batches"], "failed_batches": state["failed"],
+                "handovers": handovers, "stuck_files": stuck, "group": k, "peak_concurrency": state["allowed"],
+                "first_message_at": first_message_at,
+                "timeline": [{"t": t, "stored_lines": s * m, "queued_lines": q * m, "dlq_lines": d * m,
+                              "concurrency": c} for t, s, q, d, c in samples]}
+
+
+# --- the emulator check --------------------------------------------------------------------------------------------
+
+def emulator_prediction(cpu: dict, measurement: dict, stage_name: str = "dev") -> dict:
+    """Lines/s the model predicts for a `make bench` run, fed that run's measured latencies (and this repo's
+    CPU figures), beside what the run measured."""
+    stage = load_stage(stage_name, cpu)
+    platform = emulator_platform(measurement)
+    m = int(measurement["lines_per_message"])
+    # The worker's calls per batch as that run made them (the meter's counts; the app may have changed since
+    # bench-cpu counted them): DynamoDB's calls are the worker's, but for the splitter's few run writes.
+    cpu = json.loads(json.dumps(cpu))
+    worker = cpu["handlers"][f"process_log_lines/{m}lpm"]
+    lines_per_batch = worker["batch_messages"] * m
+    per_thousand = measurement["figures"]["requests_per_1000_lines"]
+    worker["calls_per_batch"] = {api: n * lines_per_batch / 1000 for api, n in per_thousand.items()
+                                 if api.startswith("DynamoDB:")}
+    model = Model(cpu, stage, platform, Levers(lines_per_message=m))
+    # The upload (a PutObject) and the runner's receive of its S3 notification come before the first split.
+    start = platform.latency("S3:PutObject") + platform.latency("SQS:ReceiveMessage")
+    result = LogSimulation(model, 1, int(measurement["lines"]), start_delay=start, group=1).run()
+    return {"predicted_lines_per_second": result["lines_per_second"], "measured_lines_per_second":
+            measurement["lines_per_second"], "ratio": result["lines_per_second"] / measurement["lines_per_second"],
+            "simulation": {k: v for k, v in result.items() if k != "timeline"}}
+
+
+# --- the report -------------------------------------------------------------------------------------------------------
+
+def log_report(model: Model, files: int, gz: bool = False, simulate: bool = True) -> dict:
+    one_gib_lines = int(GIB / model.bytes_per_line())
+    report: dict[str, Any] = {}
+    for label, count in (("one file", 1), (f"{files} files", files)):
+        ceilings = model.log_ceilings(count)
+        name, rate = bottleneck(ceilings)
+        entry = {"ceilings": ceilings, "bottleneck": name, "sustained_lines_per_second": rate,
+                 "analytic_seconds_for_1_gib": one_gib_lines * count / rate}
+        if simulate:
+            if count == 1:
+                sim = LogSimulation(model, 1, one_gib_lines, gz=gz).run()
+                entry["simulated"] = sim
+                entry["simulated_seconds_for_1_gib"] = sim["seconds"]
+            else:
+                sim = LogSimulation(model, count, one_gib_lines, gz=gz, horizon=MANY_FILES_HORIZON).run()
+                entry["simulated"] = sim
+        report[label] = entry
+    report["lines_in_1_gib"] = one_gib_lines
+    report["cost_per_million_lines"] = model.log_costs()
+    return report
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.0f} s"
+
+
+def print_log_report(report: dict, title: str) -> None:
+    print(f"\n== {title} ==")
+    for label in [k for k in report if k not in ("lines_in_1_gib", "cost_per_million_lines")]:
+        entry = report[label]
+        print(f"{label}: sustained {entry['sustained_lines_per_second']:,.0f} lines/s, bottleneck: {entry['bottleneck']}")
+        for name, rate in sorted(entry["ceilings"].items(), key=lambda kv: kv[1]):
+            print(f"    {rate:14,.0f} lines/s  {name}")
+        sim = entry.get("simulated")
+        if sim and "simulated_seconds_for_1_gib" in entry:
+            print(f"  1 GiB ({report['lines_in_1_gib']:,} lines): analytic {fmt_seconds(entry['analytic_seconds_for_1_gib'])}, "
+                  f"simulated {fmt_seconds(sim['seconds'])} ({sim['lines_per_second']:,.0f} lines/s, "
+                  f"{sim['handovers']} hand-overs, peak concurrency {sim['peak_concurrency']:.0f}, "
+                  f"DLQ {sim['dlq_lines']:,} lines)")
+        elif sim:
+            steady = sim["steady_lines_per_second"]
+            print(f"  simulated {fmt_seconds(MANY_FILES_HORIZON)} of {sim['files']} × 1 GiB arriving at once: "
+                  f"{sim['stored_lines']:,} lines stored ({steady or sim['lines_per_second']:,.0f} lines/s over the "
+                  f"last {fmt_seconds(STEADY_WINDOW)}), "
+                  f"{sim['queued_lines']:,} queued, {sim['dlq_lines']:,} in the DLQ, "
+                  f"{sim['failed_batches']:,} throttled batches")
+    costs = report["cost_per_million_lines"]
+    print("  $ per million lines: " + ", ".join(f"{k} ${v:.3f}" for k, v in costs.items() if k != "total")
+          + f"; total ${costs['total']:.2f}")
+
+
+def print_requests(model: Model, kind: str) -> dict:
+    ceilings = model.request_ceilings(kind)
+    name, rate = bottleneck(ceilings)
+    backend = {k: v for k, v in ceilings.items() if not k.startswith(("API stage", "API Gateway"))}
+    backend_name, backend_rate = bottleneck(backend)
+    print(f"\n== {kind}: {rate:,.0f} requests/s, bottleneck: {name}; behind the API: {backend_rate:,.0f}/s "
+          f"({backend_name}) ==")
+    for n, r in sorted(ceilings.items(), key=lambda kv: kv[1]):
+        print(f"    {r:14,.0f} /s  {n}")
+    mix = model.mix.get(kind, {})
+    if mix:
+        print(f"  write units per {mix['unit']} by the meter: " + ", ".join(
+            f"{t} {u:.2f}" for t, u in mix["write_units"].items()) + f" = {sum(mix['write_units'].values()):.2f}")
+    return {"ceilings": ceilings, "bottleneck": name, "requests_per_second": rate,
+            "behind_the_api": {"bottleneck": backend_name, "requests_per_second": backend_rate},
+            "write_units": mix.get("write_units", {})}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--cpu", type=Path, help="bench-cpu's JSON (default build/bench/cpu.json, else the "
+                                                 "recorded benchmarks/measurements/cpu.json)")
+    parser.add_argument("--files", type=int, default=50, help="uploads at once for the 'across files' figures")
+    parser.add_argument("--customers", type=int, default=5, help="distinct customers in an invoice file")
+    parser.add_argument("--lines-per-message", type=int, default=1)
+    parser.add_argument("--lever", action="append", default=[], help="NAME=VALUE: memory:<function>=MB, "
+                        "max_concurrency:<function>=N, warm:<Table>=WRU, split_ranges=N, hot_key_spread=N, "
+                        "worker_cpu_factor=F, resumable_gz=1, log_wru_per_line=F, send_in_flight=N, table_quota=N")
+    parser.add_argument("--gz", action="store_true", help="the uploads are .gz")
+    parser.add_argument("--no-simulation", action="store_true")
+    parser.add_argument("--json", type=Path, default=OUT)
+    args = parser.parse_args()
+    cpu = load_cpu(args.cpu)
+    stage = load_stage(args.stage, cpu)
+    levers = Levers.parse(args.lever, args.lines_per_message)
+    model = Model(cpu, stage, AWS, levers)
+    print(f"inputs: CPU {cpu['_path']} ({cpu['machine']['cpu']}); stage {stage.name} (.chalice/config.json); "
+          f"MaximumConcurrency: {stage.maximum_concurrency_source}; levers: {args.lever or 'none'}")
+    print("memory: " + ", ".join(f"{f.name} {f.memory_mb} MB ({f.vcpu:.3f} vCPU)" for f in model.stage.functions.values()
+                                 if f.name in ("split_log_upload", "process_log_lines", "ingest_invoice_upload",
+                                               "process_orders", "process_product_queue", "api_handler")))
+    print(f"assumed AWS latencies (ms): {AWS_LATENCY_MS}; hand-over {HANDOVER_SECONDS} s")
+    result: dict[str, Any] = {"stage": stage.name, "levers": args.lever, "lines_per_message": args.lines_per_message,
+                              "cpu_json": cpu["_path"], "latency_ms": AWS_LATENCY_MS}
+    logs = log_report(model, args.files, args.gz, simulate=not args.no_simulation)
+    print_log_report(logs, f"log lines at {args.lines_per_message} line(s) per message"
+                     + (" (.gz uploads)" if args.gz else ""))
+    result["logs"] = logs
+    doubled = Model(cpu, stage, AWS.scaled(2), levers)
+    slow = {label: bottleneck(doubled.log_ceilings(n)) for label, n in (("one file", 1), ("files", args.files))}
+    print("  with every AWS latency doubled: " + "; ".join(f"{label} {rate:,.0f} lines/s" for label, (_, rate) in slow.items()))
+    result["logs_latency_doubled"] = {label: rate for label, (_, rate) in slow.items()}
+    per_row = model.invoice_seconds_per_row()
+    invoices = {"one upload": model.invoice_ceilings(1, args.customers),
+                f"{args.files} uploads": model.invoice_ceilings(args.files, args.customers)}
+    print(f"\n== invoices: one upload {1 / per_row:,.0f} rows/s ({per_row * 1000:.2f} ms per row at "
+          f"{model.fn('ingest_invoice_upload').memory_mb} MB) ==")
+    for label, ceilings in invoices.items():
+        name, rate = bottleneck(ceilings)
+        print(f"  {label}: {rate:,.0f} rows/s, bottleneck: {name}")
+    mix = model.mix.get("invoices", {})
+    if mix:
+        print("  write units per row by the meter: " + ", ".join(f"{t} {u:.3f}" for t, u in mix["write_units"].items())
+              + f" = {sum(mix['write_units'].values()):.2f}")
+    result["invoices"] = {label: {"ceilings": c, "bottleneck": bottleneck(c)[0], "rows_per_second": bottleneck(c)[1]}
+                          for label, c in invoices.items()}
+    result["orders"] = print_requests(model, "orders")
+    result["products"] = print_requests(model, "products")
+    checks = []
+    for path in sorted(MEASUREMENTS.glob("emulator-log-*.json")):
+        prediction = emulator_prediction(cpu, json.loads(path.read_text()))
+        checks.append({"measurement": path.name, **prediction})
+    if checks:
+        print("\n== the model fed the emulator's measured latencies, beside the emulator's measured throughput ==")
+        for check in checks:
+            print(f"  {check['measurement']}: predicted {check['predicted_lines_per_second']:,.0f} lines/s, measured "
+                  f"{check['measured_lines_per_second']:,.0f} ({check['ratio'] - 1:+.0%})")
+    result["emulator_checks"] = checks
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    print(f"\nfigures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
