@@ -257,6 +257,8 @@ class Levers:
     log_wru_per_line: float | None = None  # ProcessedLogsTable's write units per line (e.g. lines packed per item)
     send_in_flight: int | None = None      # the splitter's SendMessageBatch calls in flight (a code constant, 8)
     table_quota: int | None = None         # the table-level quota after an increase request (40,000 by default)
+    invoice_ranges: int = 1                # ingesters per invoice upload, each on its own byte range (hypothetical)
+    put_in_flight: int | None = None       # the ingester's conditional puts in flight (a code constant, 16)
 
     @classmethod
     def parse(cls, pairs: list[str], lines_per_message: int = 1) -> "Levers":
@@ -278,7 +280,7 @@ class Levers:
                 levers.resumable_gz = value.lower() in ("1", "true", "yes")
             elif kind == "log_wru_per_line":
                 levers.log_wru_per_line = float(value)
-            elif kind in ("send_in_flight", "table_quota"):
+            elif kind in ("send_in_flight", "table_quota", "invoice_ranges", "put_in_flight"):
                 setattr(levers, kind, int(value))
             else:
                 raise SystemExit(f"unknown lever {name!r}")
@@ -322,6 +324,8 @@ class Model:
         self.par = dict(cpu["parallelism"])
         if self.levers.send_in_flight:
             self.par["sqs_send_in_flight"] = self.levers.send_in_flight
+        if self.levers.put_in_flight:
+            self.par["conditional_put_in_flight"] = self.levers.put_in_flight
         self.mix = cpu.get("request_mix", {})
         self.quota = self.levers.table_quota or TABLE_QUOTA_WRU
 
@@ -528,7 +532,7 @@ class Model:
         L = self.platform.latency
         io = (math.ceil(puts / self.par["conditional_put_in_flight"]) * L("DynamoDB:PutItem")
               + writes * L("DynamoDB:BatchWriteItem")) / chunk
-        return cpu + io
+        return (cpu + io) / self.levers.invoice_ranges
 
     def invoice_ceilings(self, uploads: int, customers: int) -> dict[str, float]:
         mix = self.mix.get("invoices", {})
@@ -538,7 +542,7 @@ class Model:
         index_wru = sum(v for k, v in units.items() if k.startswith(f"{table}/"))
         # An upload longer than one invocation goes on in continuations, continue_invoice_ingest's cap at once.
         cap = self.fn("continue_invoice_ingest").max_concurrency if self.platform.aws else None
-        at_once = min(uploads, cap) if cap else uploads
+        at_once = min(uploads * self.levers.invoice_ranges, cap) / self.levers.invoice_ranges if cap else uploads
         capped = " (continue_invoice_ingest's MaximumConcurrency, past their first invocation)" if at_once < uploads else ""
         ceilings = {f"ingester ({at_once:g} of {uploads} upload{'s' if uploads > 1 else ''} at once{capped}, "
                     f"{self.fn('ingest_invoice_upload').memory_mb} MB)": at_once / self.invoice_seconds_per_row()}
@@ -972,9 +976,77 @@ def print_requests(model: Model, kind: str) -> dict:
     if mix:
         print(f"  write units per {mix['unit']} by the meter: " + ", ".join(
             f"{t} {u:.2f}" for t, u in mix["write_units"].items()) + f" = {sum(mix['write_units'].values()):.2f}")
+    variants = {k.split("/", 1)[1]: v for k, v in model.mix.items() if k.startswith(f"{kind}/")}
+    for variant, figures in variants.items():
+        print(f"  {variant} ({figures.get('lever', 'a variant')}), by the meter on the same flow: " + ", ".join(
+            f"{t} {u:.2f}" for t, u in figures["write_units"].items())
+              + f" = {sum(figures['write_units'].values()):.2f} WRU per {figures['unit']}")
     return {"ceilings": ceilings, "bottleneck": name, "requests_per_second": rate,
             "behind_the_api": {"bottleneck": backend_name, "requests_per_second": backend_rate},
-            "write_units": mix.get("write_units", {})}
+            "write_units": mix.get("write_units", {}),
+            "variants": {v: f["write_units"] for v, f in variants.items()}}
+
+
+# Design levers, alone and together, for docs/capacity.md (`make capacity CAPACITY_ARGS=--lever-table`).
+# (name, levers, lines per message, .gz uploads). "Hypothetical" levers are designs not built yet.
+SPLITTER_1769 = ["memory:split_log_upload=1769", "memory:continue_log_split=1769"]
+COMBINED = SPLITTER_1769 + ["split_ranges=16", "send_in_flight=16", "memory:process_log_lines=1769",
+                            "max_concurrency:process_log_lines=1000", "max_concurrency:continue_log_split=1000",
+                            "warm:ProcessedLogsTable=40000", "warm:LogBatchesTable=40000", "hot_key_spread=4"]
+LOG_SCENARIOS = [
+    ("today", [], 1, False),
+    ("10 lines per message (setting)", [], 10, False),
+    ("splitter at 1,769 MB (setting)", SPLITTER_1769, 1, False),
+    ("+ 32 sends in flight (code constant)", SPLITTER_1769 + ["send_in_flight=32"], 1, False),
+    ("16 byte ranges per upload (hypothetical)", SPLITTER_1769 + ["split_ranges=16", "send_in_flight=16"], 1, False),
+    ("continuations 1,000 at once (setting)", ["max_concurrency:continue_log_split=1000"], 1, False),
+    ("workers MaximumConcurrency 100 (setting)", ["max_concurrency:process_log_lines=100"], 1, False),
+    ("WarmThroughput 40,000 WRU/s (setting)", ["warm:ProcessedLogsTable=40000", "warm:LogBatchesTable=40000"], 1, False),
+    ("all of the above but packing (hypothetical)", COMBINED, 1, False),
+    ("... + table quota 250,000 WRU/s (AWS request)", COMBINED + ["table_quota=250000",
+                                                                   "warm:ProcessedLogsTable=250000"], 1, False),
+    ("... + 0.15 WRU/line, lines packed 7 to an item (hypothetical)", COMBINED + ["log_wru_per_line=0.15"], 1, False),
+    (".gz upload, today", [], 1, True),
+    (".gz upload, resumable continuation (hypothetical)", ["resumable_gz=1"], 1, True),
+]
+INVOICE_SCENARIOS = [
+    ("today", []),
+    ("ingester at 1,769 MB (setting)", ["memory:ingest_invoice_upload=1769", "memory:continue_invoice_ingest=1769"]),
+    ("+ 64 puts in flight (code constant)", ["memory:ingest_invoice_upload=1769", "memory:continue_invoice_ingest=1769",
+                                             "put_in_flight=64"]),
+    ("+ 4 byte ranges per upload (hypothetical)", ["memory:ingest_invoice_upload=1769",
+                                                   "memory:continue_invoice_ingest=1769", "put_in_flight=64",
+                                                   "invoice_ranges=4", "max_concurrency:continue_invoice_ingest=1000",
+                                                   "warm:InvoicesTable=40000"]),
+]
+
+
+def lever_table(cpu: dict, stage: Stage, files: int, customers: int) -> dict:
+    rows: dict[str, Any] = {"logs": [], "invoices": []}
+    print(f"| lever (stage {stage.name}) | one file: lines/s (bottleneck) | 1 GiB, simulated | {files} files: "
+          f"lines/s (bottleneck) | $ per M lines |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, pairs, m, gz in LOG_SCENARIOS:
+        model = Model(cpu, stage, AWS, Levers.parse(pairs, m))
+        one_name, one = bottleneck(model.log_ceilings(1))
+        many_name, many = bottleneck(model.log_ceilings(files))
+        sim = LogSimulation(model, 1, int(GIB / model.bytes_per_line()), gz=gz).run()
+        cost = model.log_costs()["total"]
+        print(f"| {name} | {one:,.0f} ({one_name.split(' (')[0]}) | {fmt_seconds(sim['seconds'])} | "
+              f"{many:,.0f} ({many_name.split(' (')[0]}) | ${cost:.2f} |")
+        rows["logs"].append({"name": name, "levers": pairs, "lines_per_message": m, "gz": gz,
+                             "one_file": one, "one_file_bottleneck": one_name, "one_gib_seconds": sim["seconds"],
+                             "many_files": many, "many_files_bottleneck": many_name, "cost_per_million_lines": cost})
+    print(f"\n| lever | one upload: rows/s (bottleneck) | {files} uploads: rows/s (bottleneck) |")
+    print("| --- | --- | --- |")
+    for name, pairs in INVOICE_SCENARIOS:
+        model = Model(cpu, stage, AWS, Levers.parse(pairs))
+        one_name, one = bottleneck(model.invoice_ceilings(1, customers))
+        many_name, many = bottleneck(model.invoice_ceilings(files, customers))
+        print(f"| {name} | {one:,.0f} ({one_name.split(' (')[0]}) | {many:,.0f} ({many_name.split(' (')[0]}) |")
+        rows["invoices"].append({"name": name, "levers": pairs, "one_upload": one, "one_upload_bottleneck": one_name,
+                                 "many_uploads": many, "many_uploads_bottleneck": many_name})
+    return rows
 
 
 def main() -> int:
@@ -987,13 +1059,20 @@ def main() -> int:
     parser.add_argument("--lines-per-message", type=int, default=1)
     parser.add_argument("--lever", action="append", default=[], help="NAME=VALUE: memory:<function>=MB, "
                         "max_concurrency:<function>=N, warm:<Table>=WRU, split_ranges=N, hot_key_spread=N, "
-                        "worker_cpu_factor=F, resumable_gz=1, log_wru_per_line=F, send_in_flight=N, table_quota=N")
+                        "worker_cpu_factor=F, resumable_gz=1, log_wru_per_line=F, send_in_flight=N, table_quota=N, "
+                        "invoice_ranges=N, put_in_flight=N")
     parser.add_argument("--gz", action="store_true", help="the uploads are .gz")
     parser.add_argument("--no-simulation", action="store_true")
+    parser.add_argument("--lever-table", action="store_true", help="the design levers' table (docs/capacity.md)")
     parser.add_argument("--json", type=Path, default=OUT)
     args = parser.parse_args()
     cpu = load_cpu(args.cpu)
     stage = load_stage(args.stage, cpu)
+    if args.lever_table:
+        rows = lever_table(cpu, stage, args.files, args.customers)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.with_name("capacity-levers.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
+        return 0
     levers = Levers.parse(args.lever, args.lines_per_message)
     model = Model(cpu, stage, AWS, levers)
     print(f"inputs: CPU {cpu['_path']} ({cpu['machine']['cpu']}); stage {stage.name} (.chalice/config.json); "
