@@ -14,6 +14,8 @@ settings.register_profile("fuzz", max_examples=2000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The challenge's real sample inputs, beside the checkout when it has them (tests that read them skip otherwise).
+SHARED_SAMPLES = PROJECT_DIR.parent / "shared" / "samples"
 sys.path.insert(0, str(PROJECT_DIR))
 
 from infra.resources import USER_POOL  # noqa: E402

@@ -2,18 +2,17 @@
 import gzip
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import boto3
 import pytest
 
 from chalicelib import aws
 from local_runtime.runner import EventRunner
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, SHARED_SAMPLES
 from tests.events import s3_event
 
 BUCKET, REPORTS = "notas-fiscais", "async-catalog-reports-dev"
-SAMPLE = PROJECT_DIR.parent / "shared" / "samples" / "notas_fiscais_2025.json"
+SAMPLE = SHARED_SAMPLES / "notas_fiscais_2025.json"
 EXAMPLE_CSV = (PROJECT_DIR / "examples" / "notas_fiscais.csv").read_bytes()
 
 

@@ -10,9 +10,10 @@ from chalicelib.invoices.fields import DOCUMENT_LENGTH, NOT_A_DATE, NOT_A_NUMBER
 from chalicelib.invoices.formats import (CsvReader, JsonArrayReader, JsonLinesReader, Row, UnreadableFile,
                                          detect_delimiter, reader_for)
 from chalicelib.streaming.lines import gunzip, skip_bytes
+from tests.conftest import SHARED_SAMPLES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "invoices"
-SAMPLE = Path("/work/shared/samples/notas_fiscais_2025.json")
+SAMPLE = SHARED_SAMPLES / "notas_fiscais_2025.json"
 ALL_FIXTURES = sorted(path.name for path in FIXTURES.iterdir())
 MB = 1 << 20
 

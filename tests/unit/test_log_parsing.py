@@ -1,6 +1,7 @@
 import pytest
 
 from chalicelib.logbatch.parsing import normalise_level, parse_line, status_class
+from tests.conftest import SHARED_SAMPLES
 
 
 def test_spec_sample_format_gives_time_level_component_and_message():
@@ -77,8 +78,7 @@ def test_levels_and_status_classes_have_a_bounded_vocabulary():
 
 
 def test_every_line_of_the_shared_sample_is_recognised():
-    from pathlib import Path
-    sample = Path(__file__).resolve().parents[3] / "shared" / "samples" / "logs-example.txt"
+    sample = SHARED_SAMPLES / "logs-example.txt"
     if not sample.exists():
         pytest.skip("../shared/samples is not here")
     lines = [line for line in sample.read_text().splitlines() if line.strip()]
