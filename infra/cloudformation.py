@@ -190,7 +190,7 @@ def bucket_properties(name, bucket: Bucket, settings) -> dict:
         bucket.expires or "", 0)
     rules = [{"Id": "AbortIncompleteUploads", "Status": "Enabled",
               "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]
-    if days:
+    if days and bucket.expires:  # days come only with an expiry setting
         rule = {"Id": f"Expire{bucket.expires.title()}", "Status": "Enabled", "ExpirationInDays": days}
         if bucket.versioned:  # an overwritten upload is kept as long as a current one, then goes too
             rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
