@@ -4,7 +4,7 @@ import re
 import zipfile
 
 from tests.integration.test_packaging import packaged
-from tests.unit.test_dependency_lock import ROOT, canonical, pins
+from tests.tooling.test_dependency_lock import ROOT, canonical, pins
 
 DIST_INFO = re.compile(r"^([^/]+)-([^-/]+)\.dist-info/METADATA$")
 
