@@ -3,6 +3,7 @@ from chalice import AuthResponse, Chalice, Rate
 from chalice.app import Request
 
 from chalicelib import settings
+from chalicelib.bootstrap import upload_failures
 from chalicelib.batch import process_batch, report_batch_failures, report_each_failure
 from chalicelib.catalog.service import catalog
 from chalicelib.catalog.stores import product_store_name
@@ -15,7 +16,6 @@ from chalicelib.openapi import openapi_response
 from chalicelib.orders.service import order_sweeper, order_worker, orders
 from chalicelib.privacy import erase_customer
 from chalicelib.s3events import ignoring_test_events, uploaded_object
-from chalicelib.uploadfailures import record_upload_failure as record_failed_upload
 
 app = Chalice(app_name="async-catalog")
 # Every handler: a cold start counted, its metrics flushed as EMF at the end (chalicelib/metrics.py).
@@ -119,7 +119,7 @@ def list_log_batch_lines(caller):
 
 @app.on_sqs_message(queue=settings.upload_failures_queue(), batch_size=10)
 def record_upload_failure(event):
-    return report_batch_failures(event, record_failed_upload, flow="UploadFailures")
+    return report_batch_failures(event, upload_failures().record, flow="UploadFailures")
 
 
 # --- Invoices (notas fiscais) ------------------------------------------------

@@ -7,12 +7,14 @@ this, the run would stay `splitting` forever and nobody would know. The
 record carries the original S3 event (`requestPayload`) and the last error
 (`responsePayload`); each S3 record in it names a run by the same rule its
 reader uses. The local runner sends the same records when it gives up.
+
+It knows no flow: it is handed the upload readers by bucket, and asks the
+one whose bucket an upload is in to give its run up.
 """
 import json
-from typing import Any, Callable
+from typing import Any, Mapping, Protocol
 from urllib.parse import unquote_plus
 
-from chalicelib import settings
 from chalicelib.logs import logger
 
 REASON_LIMIT = 1000  # characters of the error kept on the run
@@ -43,32 +45,39 @@ def _uploads(record: dict) -> list[dict]:
     return uploads
 
 
-def _readers() -> dict[str, Callable[..., str]]:
-    from chalicelib.invoices.service import mark_upload_failed as invoice_failed
-    from chalicelib.logbatch.service import mark_upload_failed as log_failed
-    return {settings.input_logs_bucket(): log_failed, settings.invoices_bucket(): invoice_failed}
+class GivesUp(Protocol):
+    """What this module asks of an upload reader (chalicelib/streaming/resumable.py's UploadReader)."""
+
+    def give_up(self, bucket: str, key: str, etag: str, reason: str, sequencer: str | None = None,
+                event_time: str | None = None) -> str: ...
 
 
-def record_upload_failure(body: str) -> str:
-    """Mark the runs of one on-failure record failed; ValueError if the body is not such a record."""
-    try:
-        record: Any = json.loads(body)
-    except RecursionError:
-        raise ValueError("nested too deeply to be an invocation record") from None
-    if not isinstance(record, dict):
-        raise ValueError("not a Lambda invocation record")
-    try:
-        uploads = _uploads(record)
-    except (KeyError, TypeError, AttributeError) as error:
-        raise ValueError(f"not an S3 event inside: {error!r}") from None
-    reason, readers, outcomes = failure_reason(record), _readers(), []
-    for upload in uploads:
-        mark = readers.get(upload["bucket"])
-        if mark is None or not upload["etag"]:
-            logger.warning("a failed upload of no known reader, or without its ETag: not recorded", **upload)
-            outcomes.append("unknown")
-            continue
-        outcome = mark(reason=reason, **upload)
-        logger.error("upload reader gave up: the run is failed", outcome=outcome, reason=reason, **upload)
-        outcomes.append(outcome)
-    return ", ".join(outcomes) or "no uploads"
+class UploadFailures:
+    """Records the on-failure records of the upload readers registered by bucket."""
+
+    def __init__(self, readers: Mapping[str, GivesUp]):
+        self.readers = readers
+
+    def record(self, body: str) -> str:
+        """Mark the runs of one on-failure record failed; ValueError if the body is not such a record."""
+        try:
+            record: Any = json.loads(body)
+        except RecursionError:
+            raise ValueError("nested too deeply to be an invocation record") from None
+        if not isinstance(record, dict):
+            raise ValueError("not a Lambda invocation record")
+        try:
+            uploads = _uploads(record)
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"not an S3 event inside: {error!r}") from None
+        reason, outcomes = failure_reason(record), []
+        for upload in uploads:
+            reader = self.readers.get(upload["bucket"])
+            if reader is None or not upload["etag"]:
+                logger.warning("a failed upload of no known reader, or without its ETag: not recorded", **upload)
+                outcomes.append("unknown")
+                continue
+            outcome = reader.give_up(reason=reason, **upload)
+            logger.error("upload reader gave up: the run is failed", outcome=outcome, reason=reason, **upload)
+            outcomes.append(outcome)
+        return ", ".join(outcomes) or "no uploads"

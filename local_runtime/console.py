@@ -210,7 +210,7 @@ class ConsoleData:
         return value
 
     def _latest_runs(self, table: str) -> list[dict[str, str]]:
-        """The `LATEST#<key>` pointers of a RunLeases table (chalicelib/streaming/runs.py): each key's newest run.
+        """The `LATEST#<key>` pointers of an upload runs table (chalicelib/streaming/runs.py): each key's newest run.
 
         A scan, which is fine for a dev tool on an emulator's table, and cached for a few seconds.
         """

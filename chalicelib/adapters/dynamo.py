@@ -1,5 +1,7 @@
-"""Plain dicts to and from DynamoDB's typed items, and BatchWriteItem that finishes its work."""
+"""Plain dicts to and from DynamoDB's typed items, the one UpdateItem expression builder, and BatchWriteItem
+that finishes its work: the wire format (`{"N": "1"}`) is spelled here and in the repositories, nowhere else."""
 import random
+import re
 from concurrent.futures import ThreadPoolExecutor
 import time
 from typing import Any, Callable
@@ -71,3 +73,86 @@ def conditional_put_all(table: str, items: list[dict[str, Any]], condition: str,
         return [i for i in map(put, range(len(items))) if i is not None]
     with ThreadPoolExecutor(min(max_in_flight, len(items)), thread_name_prefix="ddb-put") as pool:
         return [i for i in pool.map(put, range(len(items))) if i is not None]
+
+
+_NAME = re.compile(r"#(\w+)")
+
+
+class Update:
+    """One UpdateItem: its ADD, SET and REMOVE clauses, the #names they use and their :values.
+
+    Every attribute is written `#name` (status, processed, ttl and many more
+    are reserved words); a clause written by hand has its names found in it,
+    and `alias` names one whose attribute cannot be a placeholder (a counter
+    named after a log format may hold a `-`). Values are plain Python,
+    serialised as `to_item` does, so callers never spell DynamoDB's wire format.
+    """
+
+    def __init__(self) -> None:
+        self.clauses: dict[str, list[str]] = {"ADD": [], "SET": [], "REMOVE": []}
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, attribute: str, alias: str | None = None) -> str:
+        placeholder = f"#{alias or attribute}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, placeholder: str, value: Any) -> str:
+        self.values[f":{placeholder}"] = _serialize(value)
+        return f":{placeholder}"
+
+    def with_values(self, **values: Any) -> "Update":
+        """Values for the clauses or the condition, by placeholder (None is left out, as `to_item` does)."""
+        for placeholder, value in values.items():
+            if value is not None:
+                self.value(placeholder, value)
+        return self
+
+    def clause(self, action: str, text: str, **values: Any) -> "Update":
+        """A clause written out (`#a = if_not_exists(#a, :b)`): its #names are the attributes of the same name."""
+        self.clauses[action].append(text)
+        self.names.update({f"#{n}": n for n in _NAME.findall(text)})
+        return self.with_values(**values)
+
+    def set(self, attribute: str, value: Any) -> "Update":
+        return self.clause("SET", f"{self.name(attribute)} = {self.value(attribute, value)}")
+
+    def append(self, attribute: str, values: list[Any]) -> "Update":
+        name = self.name(attribute)
+        return self.clause("SET", f"{name} = list_append({name}, {self.value(attribute, values)})")
+
+    def add(self, attribute: str, value: Any, alias: str | None = None, placeholder: str | None = None) -> "Update":
+        """`ADD #attribute :value`: a number added, or members put in a set (a Python set of numbers is an NS)."""
+        self.clauses["ADD"].append(f"{self.name(attribute, alias)} {self.value(placeholder or alias or attribute, value)}")
+        return self
+
+    def remove(self, *attributes: str) -> "Update":
+        self.clauses["REMOVE"] += [self.name(a) for a in attributes]
+        return self
+
+    def expression(self) -> str:
+        return " ".join(f"{action} {', '.join(parts)}" for action, parts in self.clauses.items() if parts)
+
+    def params(self, condition: str | None = None) -> dict[str, Any]:
+        """UpdateItem's expression parameters; a condition's #names are found in it as a clause's are."""
+        params: dict[str, Any] = {"UpdateExpression": self.expression()}
+        if condition:
+            self.names.update({f"#{n}": n for n in _NAME.findall(condition) if f"#{n}" not in self.names})
+            params["ConditionExpression"] = condition
+        if self.names:
+            params["ExpressionAttributeNames"] = self.names
+        if self.values:
+            params["ExpressionAttributeValues"] = self.values
+        return params
+
+
+def update_item(table: str, key: dict[str, Any], update: Update, condition: str | None = None) -> dict[str, Any] | None:
+    """UpdateItem on the item with this (plain) key: the item as it is after, or None when the condition fails."""
+    client = aws.client("dynamodb")
+    try:
+        response = client.update_item(TableName=table, Key=to_item(key), ReturnValues="ALL_NEW",
+                                      **update.params(condition))
+    except client.exceptions.ConditionalCheckFailedException:
+        return None
+    return from_item(response["Attributes"])

@@ -14,7 +14,7 @@ Each invoice has `expires_at` (epoch seconds), the TTL attribute: DynamoDB
 deletes it some time after that, within days, so the reads here leave out an
 invoice past it that is still stored.
 
-InvoiceUploadsTable holds each upload's run (`RunLeases`: status, checkpoint,
+InvoiceUploadsTable holds each upload's run (`RunRepository`: status, checkpoint,
 lease, counts) and one `E#<row>` item per rejected row with its problems.
 """
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.adapters.dynamo import batch_put, conditional_put_all, from_item, to_item
 from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
-from chalicelib.streaming.runs import RunLeases
+from chalicelib.streaming.runs import RunRepository
 
 CUSTOMER_INDEX = "customer-index"
 RANGE_KEY = "issuer_series"
@@ -128,8 +128,8 @@ def expired(invoice: dict[str, Any], now: int) -> bool:
     return invoice.get("expires_at") is not None and int(invoice["expires_at"]) <= now
 
 
-class UploadRuns(RunLeases):
-    """Invoice uploads: their runs (RunLeases) and their rejected rows."""
+class InvoiceRunRepository(RunRepository):
+    """Invoice uploads: their runs (RunRepository) and their rejected rows."""
 
     def record_rejected(self, run_id: str, rejected: list[dict[str, Any]]) -> None:
         """One item per rejected row, keyed by row: a re-read after a crash rewrites the same items."""
@@ -160,3 +160,4 @@ class UploadRuns(RunLeases):
         return rows
 
 
+UploadRuns = InvoiceRunRepository  # the name benchmarks/invoice_pipeline.py patches (record_rejected) until it moves

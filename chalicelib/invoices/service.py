@@ -28,14 +28,13 @@ continuations, its report's metadata, its log lines.
 import json
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from chalicelib import aws, correlation, metrics, settings
+from chalicelib import aws, metrics, settings
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
@@ -43,13 +42,13 @@ from chalicelib.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.invoices.fields import (DEFAULT_SERIES, MAX_CUSTOMER, Invoice, mask_document, parse_issuer,
                                         parse_number, parse_series, validate_row)
 from chalicelib.invoices.formats import UnreadableFile, reader_for
-from chalicelib.invoices.repository import InvoiceRepository, UploadRuns, issuer_series
+from chalicelib.invoices.repository import InvoiceRepository, InvoiceRunRepository, issuer_series
 from chalicelib.logs import logger
 from chalicelib.money import money_text
 from chalicelib.pagination import bounded_page, parse_page_size
 from chalicelib.streaming.lines import CorruptStream
-from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, parse_handover, run_id_for
-from chalicelib.streaming.runs import READING, check_upload_key
+from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, UploadReader, open_object, run_id_for
+from chalicelib.streaming.runs import IN_PROGRESS, Run
 
 WRITE_CHUNK_ROWS = 100  # rows held before their invoices and rejections are written
 STATUS_PROBLEMS_SHOWN = 100
@@ -134,18 +133,15 @@ class Progress:
         return {**{name: getattr(self, name) for name in self.FIELDS}, "total_amount": self.total_amount}
 
 
-class InvoiceIngester:
-    LEASE_SECONDS = 60
-    CHECKPOINT_EVERY_SECONDS = 10
-    SAFETY_MARGIN_SECONDS = 30
+class InvoiceIngester(UploadReader):
+    """Reads an upload's rows into invoices and rejections: the invoice flow's reading step of an upload run."""
 
-    def __init__(self, runs: UploadRuns, invoices: InvoiceRepository, continuation: MessageQueue,
+    def __init__(self, runs: InvoiceRunRepository, invoices: InvoiceRepository, continuation: MessageQueue,
                  reports: ReportStore, time_budget: float | None = None, policy: StagePolicy | None = None):
-        self.runs = runs
+        super().__init__(runs, continuation, time_budget)
+        self.runs: InvoiceRunRepository = runs
         self.invoices = invoices
-        self.continuation = continuation
         self.reports = reports
-        self.time_budget = time_budget
         self.policy = policy or StagePolicy.from_settings()
 
     def on_upload(self, bucket: str, key: str, etag: str | None = None, event_time: str | None = None,
@@ -159,47 +155,30 @@ class InvoiceIngester:
             etag = etag or head["ETag"]
             event_time = event_time or head["LastModified"].isoformat()
         etag = etag.strip('"')
-        run = {"run_id": run_id_for(key, etag, sequencer), "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
-               "uploaded_at": event_time, "started_at": utc_now()}
-        with correlation.bind(run["run_id"]):
-            return self._start(run, context)
+        return self.start({"run_id": run_id_for(key, etag, sequencer), "batch_id": key, "bucket": bucket, "key": key,
+                           "etag": etag, "uploaded_at": event_time, "started_at": utc_now()}, context)
 
-    def _start(self, run: dict, context: Any) -> str:
-        token = str(uuid.uuid4())
-        state, how = self.runs.start(run, token, self.LEASE_SECONDS, **Progress({}).saved())
-        if state is None:
-            logger.info("duplicate upload event: nothing to do", run_id=run["run_id"], reason=how)
-            metrics.count("InvoiceUploadDuplicates")
-            return "duplicate"
-        if how == "started":
-            metrics.count("InvoiceUploadsAccepted")
-        return self._ingest(state, token, context)
+    def initial_progress(self) -> dict[str, Any]:
+        return Progress({}).saved()
 
-    def on_continuation(self, body: str, context: Any = None) -> str:
-        run_id, handed_token = parse_handover(body)
-        with correlation.bind(run_id):
-            return self._continue(run_id, handed_token, context)
+    def on_accepted(self, run_id: str) -> None:
+        metrics.count("InvoiceUploadsAccepted")
 
-    def _continue(self, run_id: str, handed_token: str, context: Any) -> str:
-        token = str(uuid.uuid4())
-        state = self.runs.take_over(run_id, handed_token, token, self.LEASE_SECONDS)
-        if state is None:
-            logger.info("continuation not needed (duplicate, or another reader owns the run)",
-                        run_id=run_id)
-            metrics.count("InvoiceUploadDuplicates")
-            return "stale"
-        return self._ingest(state, token, context)
+    def on_duplicate(self, run_id: str) -> None:
+        metrics.count("InvoiceUploadDuplicates")
 
-    def _ingest(self, run: dict, token: str, context: Any) -> str:
-        run_id = run["run_id"]
-        checkpoints = Checkpointer(self.runs, self.continuation, run_id, token, context=context,
-                                   time_budget=self.time_budget, every_seconds=self.CHECKPOINT_EVERY_SECONDS,
-                                   safety_margin_seconds=self.SAFETY_MARGIN_SECONDS, lease_seconds=self.LEASE_SECONDS)
+    def on_given_up(self, run_id: str, outcome: str) -> None:
+        metrics.count("InvoiceUploadsFailed", int(outcome != "already finished"))
+
+    def failed_run(self, bucket: str, key: str, etag: str, sequencer: str | None = None,
+                   event_time: str | None = None) -> Run:
+        return {"run_id": run_id_for(key, etag, sequencer), "batch_id": key, "bucket": bucket, "key": key,
+                "etag": etag, "uploaded_at": event_time or utc_now(), "started_at": utc_now()}
+
+    def read(self, run: Any, token: str, checkpoints: Checkpointer) -> str:
         progress = Progress(run)
         batch = RowBatch(run, self.invoices, self.runs, progress, self.policy)
-        offset = int(run["checkpoint_offset"])
-        with self.runs.release_on_error(run_id, token):
-            return self._read(run, token, checkpoints, batch, progress, offset)
+        return self._read(run, token, checkpoints, batch, progress, int(run["checkpoint_offset"]))
 
     def _read(self, run: dict, token: str, checkpoints: Checkpointer, batch: "RowBatch", progress: Progress,
               offset: int) -> str:
@@ -252,7 +231,7 @@ class InvoiceIngester:
 class RowBatch:
     """Rows read but not yet written: their invoices (guarded by version) and their rejections."""
 
-    def __init__(self, run: dict, invoices: InvoiceRepository, runs: UploadRuns, progress: Progress,
+    def __init__(self, run: dict, invoices: InvoiceRepository, runs: InvoiceRunRepository, progress: Progress,
                  policy: StagePolicy):
         self.run, self.invoices, self.runs, self.progress, self.policy = run, invoices, runs, progress, policy
         self.valid: dict[tuple[str, str], dict] = {}
@@ -317,7 +296,7 @@ def _problem(problem: Any) -> dict:
 
 def upload_summary(run: dict, rejected_rows: list[dict], max_problems: int) -> dict:
     """An upload's status as the API and the report show it."""
-    status = "processing" if run["status"] == READING else run["status"]
+    status = "processing" if run["status"] == IN_PROGRESS else run["status"]
     problems = int(run.get("problems", 0))
     shown = problem_entries(rejected_rows, max_problems)
     summary = {
@@ -447,13 +426,8 @@ def present(invoice: dict, reveal_documents: bool = False) -> dict:
 
 
 @lru_cache(maxsize=None)
-def _runs() -> UploadRuns:
-    return UploadRuns(settings.invoice_uploads_table())
-
-
-@lru_cache(maxsize=None)
 def invoice_ingester() -> InvoiceIngester:
-    return InvoiceIngester(_runs(), InvoiceRepository(settings.invoices_table()),
+    return InvoiceIngester(InvoiceRunRepository(settings.invoice_uploads_table()), InvoiceRepository(settings.invoices_table()),
                            MessageQueue(settings.invoice_ingest_queue()), ReportStore(settings.reports_bucket()),
                            settings.invoice_ingest_time_budget(), StagePolicy.from_settings())
 
@@ -463,27 +437,16 @@ def invoice_reader() -> InvoiceReader:
     return InvoiceReader(InvoiceRepository(settings.invoices_table()))
 
 
-def mark_upload_failed(bucket: str, key: str, etag: str, reason: str, sequencer: str | None = None,
-                       event_time: str | None = None) -> str:
-    """The ingester of this upload was given up on (see chalicelib/uploadfailures.py)."""
-    outcome = _runs().give_up({"run_id": run_id_for(key, etag, sequencer), "batch_id": key, "bucket": bucket,
-                               "key": key, "etag": etag, "uploaded_at": event_time or utc_now(),
-                               "started_at": utc_now()}, reason)
-    metrics.count("InvoiceUploadsFailed", int(outcome != "already finished"))
-    return outcome
-
-
 def invoice_upload_status(key: str | None) -> dict:
-    key = check_upload_key(key)
-    run = _runs().latest(key)
-    if run is None:
-        raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
-    summary = upload_summary(run, _runs().rejected_rows(run["run_id"], STATUS_PROBLEMS_SHOWN), STATUS_PROBLEMS_SHOWN)
+    ingester = invoice_ingester()
+    run: Any = ingester.latest_run(key)
+    summary = upload_summary(run, ingester.runs.rejected_rows(run["run_id"], STATUS_PROBLEMS_SHOWN),
+                             STATUS_PROBLEMS_SHOWN)
     if run.get("report_key"):
         summary["report"] = {"bucket": settings.reports_bucket(), "key": run["report_key"]}
     return summary
 
 
 def reset() -> None:
-    for cached in (_runs, invoice_ingester, invoice_reader):
+    for cached in (invoice_ingester, invoice_reader):
         cached.cache_clear()

@@ -7,7 +7,7 @@ chunks of about 100 lines. LogBatchesTable holds, for a run
 (`<source key>@<ETag>`):
 
 - `pk=<run>, sk=RUN`: status, split checkpoint and lease, totals, counters,
-  report state (the shared `RunLeases` mechanism, plus what is below);
+  report state (the shared `RunRepository` mechanism, plus what is below);
 - `pk=<run>#C<chunk>, sk=C`: a chunk's tally. A worker batch adds its
   messages' slots (a number set) and counts with one conditional UpdateItem
   per chunk (`NOT contains(slots, :slot)`): a message already counted fails
@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.adapters.dynamo import batch_put, from_item, to_item
+from chalicelib.adapters.dynamo import Update, batch_put, from_item, to_item
 from chalicelib.clock import iso_from_epoch
-from chalicelib.streaming.runs import RunLeases
+from chalicelib.streaming.runs import Run, RunRepository
 
 CHUNK_LINES = 100          # lines per chunk (the splitter turns it into messages per chunk)
 SECTION_CHUNKS = 100       # chunks per section: the RUN item takes one update per 10,000 lines
@@ -52,6 +52,18 @@ COUNTER_PREFIXES = ("lvl_", "st_", "fmt_")  # fmt_<format>: the report's by_form
 UNPARSED_SET = "pu"
 UNPARSED_SAMPLE = 5
 COUNTERS = ("processed", "unparsed", "truncated")
+
+
+class LogRun(Run, total=False):
+    """A log run's item: the shared run, how its lines are packed into messages, and how far splitting got.
+    Its counters (processed, lvl_*, st_*, fmt_*) and report state are added by counting and completion."""
+    lines_per_message: int
+    per_chunk: int
+    checkpoint_line: int
+    checkpoint_seq: int
+    blank_lines: int
+    header_lines: int
+    total_lines: int
 
 
 def messages_per_chunk(lines_per_message: int) -> int:
@@ -103,7 +115,7 @@ class MessageCounts:
 class CountResult:
     duplicates: list[MessageCounts] = field(default_factory=list)
     # Runs whose RUN item a section was rolled into (or re-read on a duplicate's path): completion candidates.
-    runs: dict[str, dict | None] = field(default_factory=dict)
+    runs: dict[str, Any] = field(default_factory=dict)
     # Messages whose chunk could not be counted (or rolled up), with why: their redelivery finishes the work.
     failed: list[tuple[MessageCounts, Exception]] = field(default_factory=list)
 
@@ -156,8 +168,8 @@ class LogRecords:
         return found
 
 
-class RunTracker(RunLeases):
-    """A log run's lease and checkpoints (RunLeases), plus exact counting, problem lines and the report claim."""
+class LogRunRepository(RunRepository):
+    """A log run (RunRepository), plus exact counting, problem lines and the report claim."""
 
     def __init__(self, table_name: str, now=time.time, problem_lines_ttl_seconds: int | None = None):
         super().__init__(table_name, now)
@@ -362,23 +374,22 @@ class RunTracker(RunLeases):
         and must find the report still its own, not taken by "another worker" that nobody will replace.
         """
         now = self.now()
+        update = Update().clause("SET", "#status = :completed, #completed_at = if_not_exists(#completed_at, :iso), "
+                                        "#report_lease_until = :until, #report_claim = :claim",
+                                 completed=status, iso=iso_from_epoch(now), until=int(now + lease_seconds), claim=claim)
         return self._update(
-            run_id, "SET #status = :completed, #completed_at = if_not_exists(#completed_at, :iso), "
-                    "#report_lease_until = :until, #report_claim = :claim",
+            run_id, update.with_values(now=int(now)),
             "attribute_exists(#total_lines) AND #processed >= #total_lines AND attribute_not_exists(#report_written) "
-            "AND (attribute_not_exists(#report_lease_until) OR #report_lease_until < :now OR #report_claim = :claim)",
-            completed=status, iso=iso_from_epoch(now),
-            until=int(now + lease_seconds), now=int(now), claim=claim)
+            "AND (attribute_not_exists(#report_lease_until) OR #report_lease_until < :now OR #report_claim = :claim)")
 
     def release_report(self, run_id: str, claim: str) -> None:
         """Give up a claim whose report could not be written, so that the redelivery retrying it claims at once."""
-        self._update(run_id, "SET #report_lease_until = :zero", "#report_claim = :claim", zero=0, claim=claim)
+        self._update(run_id, Update().clause("SET", "#report_lease_until = :zero", zero=0).with_values(claim=claim),
+                     "#report_claim = :claim")
 
     def report_written(self, run_id: str, report_key: str, unparsed_lines: list[dict] | None = None) -> None:
         """`unparsed_lines`: the report's first unparsed lines, kept so that the report rebuilds identically."""
+        update = Update().clause("SET", "#report_written = :yes, #report_key = :key", yes=True, key=report_key)
         if unparsed_lines:
-            self._update(run_id, "SET #report_written = :yes, #report_key = :key, #unparsed_lines = :unparsed_lines "
-                                 "REMOVE #report_lease_until", yes=True, key=report_key, unparsed_lines=unparsed_lines)
-            return
-        self._update(run_id, "SET #report_written = :yes, #report_key = :key REMOVE #report_lease_until",
-                     yes=True, key=report_key)
+            update.clause("SET", "#unparsed_lines = :unparsed_lines", unparsed_lines=unparsed_lines)
+        self._update(run_id, update.remove("report_lease_until"))

@@ -22,15 +22,15 @@ from chalicelib import aws, correlation, metrics, settings
 from chalicelib.adapters.queues import BatchSender, MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
-from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.errors import InvalidRequest
 from chalicelib.logbatch import messages
 from chalicelib.streaming.caps import OverCap
 from chalicelib.streaming.lines import CorruptStream, LineReader
-from chalicelib.streaming.runs import check_upload_key
-from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, open_object, parse_handover, run_id_for
+from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, UploadReader, open_object, run_id_for
 from chalicelib.logbatch.parsing import LogFormats, is_header, load_formats, normalise_level, parse_line, status_class
-from chalicelib.logbatch.repository import (UNPARSED_SAMPLE, LogRecords, MessageCounts, RunTracker,
+from chalicelib.logbatch.repository import (UNPARSED_SAMPLE, LogRecords, LogRun, LogRunRepository, MessageCounts,
                                             messages_per_chunk, problem_sets_of)
+from chalicelib.streaming.runs import check_upload_key
 from chalicelib.pagination import (bad_cursor, clip_texts, decode_cursor, encode_cursor, fitting,
                                    parse_page_size)
 from chalicelib.logs import logger
@@ -125,7 +125,7 @@ class BatchCompletion:
 
     UNPARSED_TEXT_LIMIT = 200  # characters of each unparsed line the report shows: enough to write a pattern for
 
-    def __init__(self, tracker: RunTracker, reports: ReportStore, records: LogRecords | None = None):
+    def __init__(self, tracker: LogRunRepository, reports: ReportStore, records: LogRecords | None = None):
         self.tracker = tracker
         self.reports = reports
         self.records = records  # where the report's first unparsed lines are read (None: the report has none)
@@ -147,11 +147,11 @@ class BatchCompletion:
             lines.append(line)
         return lines
 
-    def try_complete(self, run_id: str, run: dict | None = None) -> bool:
+    def try_complete(self, run_id: str, run: Any = None) -> bool:
         with correlation.bind(run_id):
             return self._try_complete(run_id, run)
 
-    def _try_complete(self, run_id: str, run: dict | None) -> bool:
+    def _try_complete(self, run_id: str, run: Any) -> bool:
         run = run or self.tracker.get(run_id)
         if not run or run.get("report_written") or run.get("total_lines") is None \
                 or run.get("processed", 0) < run["total_lines"]:
@@ -180,21 +180,17 @@ class BatchCompletion:
         return True
 
 
-class LogSplitter:
-    LEASE_SECONDS = 60
-    CHECKPOINT_EVERY_SECONDS = 10
-    SAFETY_MARGIN_SECONDS = 30  # left for the last flush and the hand-over
+class LogSplitter(UploadReader):
+    """Splits an upload into queued line messages: the log flow's reading step of an upload run."""
 
-    def __init__(self, tracker: RunTracker, lines_queue: MessageQueue, continuation_queue: MessageQueue,
+    def __init__(self, tracker: LogRunRepository, lines_queue: MessageQueue, continuation_queue: MessageQueue,
                  completion: BatchCompletion, lines_per_message: int = 1, time_budget: float | None = None,
                  monotonic=time.monotonic):
+        super().__init__(tracker, continuation_queue, time_budget, monotonic)
         self.tracker = tracker
         self.lines_queue = lines_queue
-        self.continuation_queue = continuation_queue
         self.completion = completion
         self.lines_per_message = max(1, lines_per_message)
-        self.time_budget = time_budget
-        self.monotonic = monotonic
 
     def on_upload(self, bucket: str, key: str, etag: str | None = None, context: Any = None) -> str:
         """Start (or, after a crash, resume) splitting an upload. Returns what happened."""
@@ -204,55 +200,29 @@ class LogSplitter:
         if not etag:
             etag = aws.client("s3").head_object(Bucket=bucket, Key=key)["ETag"]
         etag = etag.strip('"')
-        run: dict[str, Any] = {"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key,
-                               "etag": etag, "started_at": utc_now(), "lines_per_message": self.lines_per_message,
-                               "per_chunk": messages_per_chunk(self.lines_per_message)}
-        with correlation.bind(run["run_id"]):
-            return self._start(run, context)
+        return self.start(LogRun({"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key,
+                           "etag": etag, "started_at": utc_now(), "lines_per_message": self.lines_per_message,
+                           "per_chunk": messages_per_chunk(self.lines_per_message)}), context)
 
-    def _start(self, run: dict, context: Any) -> str:
-        token = str(uuid.uuid4())
-        state, how = self.tracker.start(run, token, self.LEASE_SECONDS, checkpoint_line=0, checkpoint_seq=0,
-                                        blank_lines=0, header_lines=0, processed=0)
-        if state is None:
-            logger.info("duplicate upload event: nothing to do", run_id=run["run_id"], reason=how)
-            metrics.count("LogUploadDuplicates")
-            # It may be S3 retrying a splitter that finished the run but failed to write its report (no
-            # lines, or workers faster than the splitter): nobody else would write it. Otherwise a read.
-            self.completion.try_complete(run["run_id"])
-            return "duplicate"
-        if how == "started":
-            metrics.count("LogUploadsAccepted")
-        return self._split(state, token, context)
+    def initial_progress(self) -> dict[str, Any]:
+        return {"checkpoint_line": 0, "checkpoint_seq": 0, "blank_lines": 0, "header_lines": 0, "processed": 0}
 
-    def on_continuation(self, body: str, context: Any = None) -> str:
-        run_id, handed_token = parse_handover(body)
-        with correlation.bind(run_id):
-            return self._continue(run_id, handed_token, context)
+    def on_accepted(self, run_id: str) -> None:
+        metrics.count("LogUploadsAccepted")
 
-    def _continue(self, run_id: str, handed_token: str, context: Any) -> str:
-        token = str(uuid.uuid4())
-        state = self.tracker.take_over(run_id, handed_token, token, self.LEASE_SECONDS)
-        if state is None:
-            logger.info("continuation not needed (duplicate, or another splitter owns the run)",
-                        run_id=run_id)
-            metrics.count("LogUploadDuplicates")
-            self.completion.try_complete(run_id)  # as for a duplicate upload event
-            return "stale"
-        return self._split(state, token, context)
+    def on_given_up(self, run_id: str, outcome: str) -> None:
+        metrics.count("LogBatchesFailed", int(outcome != "already finished"))
 
-    def _split(self, run: dict, token: str, context: Any) -> str:
-        with self.tracker.release_on_error(run["run_id"], token):
-            return self._split_leased(run, token, context)
+    def on_duplicate(self, run_id: str) -> None:
+        metrics.count("LogUploadDuplicates")
+        # It may be S3 retrying a splitter that finished the run but failed to write its report (no lines, or
+        # workers faster than the splitter), or a continuation after it: nobody else would write it.
+        self.completion.try_complete(run_id)
 
-    def _split_leased(self, run: dict, token: str, context: Any) -> str:
+    def read(self, run: Any, token: str, checkpoints: Checkpointer) -> str:
         run_id, batch_id = run["run_id"], run["batch_id"]
         # The run's own packing, not this container's setting: a resumed split must number messages as it began.
         lines_per_message, per_chunk = int(run["lines_per_message"]), int(run["per_chunk"])
-        checkpoints = Checkpointer(self.tracker, self.continuation_queue, run_id, token, context=context,
-                                   time_budget=self.time_budget, every_seconds=self.CHECKPOINT_EVERY_SECONDS,
-                                   safety_margin_seconds=self.SAFETY_MARGIN_SECONDS,
-                                   lease_seconds=self.LEASE_SECONDS, monotonic=self.monotonic)
         offset, first_line = int(run["checkpoint_offset"]), int(run["checkpoint_line"])
         seq, received_at = int(run.get("checkpoint_seq", 0)), run["started_at"]
         blank_before, headers = int(run.get("blank_lines", 0)), int(run.get("header_lines", 0))
@@ -313,7 +283,7 @@ class LogSplitter:
 
 
 class LogWorker:
-    def __init__(self, records: LogRecords, tracker: RunTracker, completion: BatchCompletion):
+    def __init__(self, records: LogRecords, tracker: LogRunRepository, completion: BatchCompletion):
         self.records = records
         self.tracker = tracker
         self.completion = completion
@@ -386,11 +356,9 @@ class LogWorker:
         return failed
 
 
-def batch_status(batch_id: str | None, tracker: RunTracker, reports_bucket: str) -> dict:
-    batch_id = check_upload_key(batch_id)
-    run = tracker.latest(batch_id)
-    if run is None:
-        raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
+def batch_status(batch_id: str | None, splitter: LogSplitter, reports_bucket: str) -> dict:
+    run: Any = splitter.latest_run(batch_id)
+    tracker = splitter.tracker
     total = run.get("total_lines")
     # The RUN item adds 10,000 lines at a time; its sections know the count to the nearest chunk.
     processed = int(run.get("processed", 0)) if run.get("report_written") else tracker.counted_so_far(run["run_id"])
@@ -459,14 +427,13 @@ def _read_cursor(cursor: str | None, etag: str) -> tuple[int, int]:
 
 
 def problem_lines(key: str | None, level: str | None, status: str | None, limit: str | None,
-                  cursor: str | None, tracker: RunTracker, records: LogRecords) -> dict:
+                  cursor: str | None, splitter: LogSplitter, records: LogRecords) -> dict:
     """A page of the newest run's lines at or above a level and/or with a 5xx status, in line order."""
-    key = check_upload_key(key)
+    check_upload_key(key)  # a bad key is refused before the other parameters are looked at
     groups = _wanted_sets(level, status)
     page_size = parse_page_size(limit)
-    run = tracker.latest(key)
-    if run is None:
-        raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
+    run: Any = splitter.latest_run(key)
+    tracker = splitter.tracker
     chunk, after = _read_cursor(cursor, run["etag"])
     found: list[tuple[int, int]] = []  # (chunk, line)
     scanned, next_cursor = 0, None
@@ -507,8 +474,8 @@ def log_formats() -> LogFormats:
 
 
 @lru_cache(maxsize=None)
-def _tracker() -> RunTracker:
-    return RunTracker(settings.log_batches_table(),
+def _tracker() -> LogRunRepository:
+    return LogRunRepository(settings.log_batches_table(),
                       problem_lines_ttl_seconds=settings.log_records_retention_days() * 24 * 3600)
 
 
@@ -530,21 +497,13 @@ def log_worker() -> LogWorker:
     return LogWorker(LogRecords(settings.processed_logs_table()), _tracker(), _completion())
 
 
-def mark_upload_failed(bucket: str, key: str, etag: str, reason: str, **_) -> str:
-    """The splitter of this upload was given up on (see chalicelib/uploadfailures.py)."""
-    outcome = _tracker().give_up({"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key,
-                                  "etag": etag, "started_at": utc_now()}, reason)
-    metrics.count("LogBatchesFailed", int(outcome != "already finished"))
-    return outcome
-
-
 def log_batch_status(batch_id: str | None) -> dict:
-    return batch_status(batch_id, _tracker(), settings.processed_data_bucket())
+    return batch_status(batch_id, log_splitter(), settings.processed_data_bucket())
 
 
 def log_batch_problem_lines(params: dict[str, str]) -> dict:
     return problem_lines(params.get("key"), params.get("level"), params.get("status"), params.get("limit"),
-                         params.get("next"), _tracker(), LogRecords(settings.processed_logs_table()))
+                         params.get("next"), log_splitter(), LogRecords(settings.processed_logs_table()))
 
 
 def reset() -> None:

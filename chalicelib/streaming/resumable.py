@@ -8,17 +8,29 @@ reader's own progress) with the run, and near the deadline it saves one last
 time and hands the run to a continuation message, which a later invocation
 resumes from exactly there. Offsets count decompressed bytes. It also stops
 an upload at the stage's caps on decompressed bytes and lines (caps.py).
+
+`UploadReader` is what the two upload flows share around their reading: the
+start of a run (a duplicate event does nothing), the continuation that takes
+over a handed-on lease (a stale one does nothing), the lease given back when
+reading fails, the run given up on when Lambda stops retrying, and the 404 of
+a status asked for an upload never seen. A flow supplies only its reading
+step and its few differences (its metrics, what a duplicate does), as hooks,
+in the manner of Powertools' BasePartialProcessor.
 """
 import json
 import time
 import uuid
+from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable
 
-from chalicelib import aws
+from chalicelib import aws, correlation
 from chalicelib.adapters.queues import MessageQueue
+from chalicelib.clock import utc_now
+from chalicelib.errors import NotFound
+from chalicelib.logs import logger
 from chalicelib.streaming.caps import UploadCaps, capped, count_newlines, over_bytes
 from chalicelib.streaming.lines import gunzip
-from chalicelib.streaming.runs import RunLeases
+from chalicelib.streaming.runs import Run, RunRepository, check_upload_key
 
 CHUNK_BYTES = 1 << 20
 
@@ -92,7 +104,7 @@ def parse_handover(body: str) -> tuple[str, str]:
 class Checkpointer:
     """Periodic checkpoints for one invocation's reading loop, and the hand-over at its deadline."""
 
-    def __init__(self, runs: RunLeases, continuation: MessageQueue, run_id: str, token: str, *,
+    def __init__(self, runs: RunRepository, continuation: MessageQueue, run_id: str, token: str, *,
                  context: Any = None, time_budget: float | None = None, every_seconds: float = 10,
                  safety_margin_seconds: float = 30, lease_seconds: int = 60,
                  monotonic: Callable[[], float] = time.monotonic):
@@ -123,3 +135,98 @@ class Checkpointer:
         self.runs.checkpoint(self.run_id, self.token, offset, self.lease_seconds, next_token=handover, **progress)
         self.continuation.send_json({"run_id": self.run_id, "token": handover})
         return True
+
+
+class UploadReader(ABC):
+    """One upload flow's reader: the run mechanism around a reading step the flow supplies (`read`)."""
+
+    LEASE_SECONDS = 60
+    CHECKPOINT_EVERY_SECONDS = 10
+    SAFETY_MARGIN_SECONDS = 30  # left for the last flush and the hand-over
+
+    def __init__(self, runs: RunRepository, continuation: MessageQueue, time_budget: float | None = None,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.runs = runs
+        self.continuation = continuation
+        self.time_budget = time_budget
+        self.monotonic = monotonic
+
+    # --- the hooks a flow supplies ------------------------------------------------
+
+    @abstractmethod
+    def read(self, run: Run, token: str, checkpoints: Checkpointer) -> str:
+        """Read the run's object from its checkpoint, under the lease `token`; what happened."""
+
+    def initial_progress(self) -> dict[str, Any]:
+        """What a new run's item starts with besides the mechanism's own fields (the flow's counters)."""
+        return {}
+
+    @abstractmethod
+    def on_accepted(self, run_id: str) -> None:
+        """A new run was started (the flow counts it; a resumed one is not new)."""
+
+    @abstractmethod
+    def on_duplicate(self, run_id: str) -> None:
+        """A duplicate event or a stale continuation: nothing to read (the flow counts it, and may have
+        something to finish)."""
+
+    @abstractmethod
+    def on_given_up(self, run_id: str, outcome: str) -> None:
+        """The run of an upload Lambda gave up on was marked (outcome: "created failed", "failed" or
+        "already finished"): the flow counts it."""
+
+    def failed_run(self, bucket: str, key: str, etag: str, sequencer: str | None = None,
+                   event_time: str | None = None) -> Run:
+        """The run an upload given up on names, by the same rule the flow's reader uses."""
+        return {"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key, "etag": etag,
+                "started_at": utc_now()}
+
+    # --- the mechanism --------------------------------------------------------------
+
+    def start(self, run: Run, context: Any = None) -> str:
+        """Start (or, after a crash, resume) reading an upload's run: what happened."""
+        with correlation.bind(run["run_id"]):
+            token = str(uuid.uuid4())
+            state, how = self.runs.start(run, token, self.LEASE_SECONDS, **self.initial_progress())
+            if state is None:
+                logger.info("duplicate upload event: nothing to do", run_id=run["run_id"], reason=how)
+                self.on_duplicate(run["run_id"])
+                return "duplicate"
+            if how == "started":
+                self.on_accepted(run["run_id"])
+            return self._read_leased(state, token, context)
+
+    def on_continuation(self, body: str, context: Any = None) -> str:
+        """Take over a run handed on at its reader's deadline; "stale" when it is not this message's to take."""
+        run_id, handed_token = parse_handover(body)
+        with correlation.bind(run_id):
+            token = str(uuid.uuid4())
+            state = self.runs.take_over(run_id, handed_token, token, self.LEASE_SECONDS)
+            if state is None:
+                logger.info("continuation not needed (duplicate, or another reader owns the run)", run_id=run_id)
+                self.on_duplicate(run_id)
+                return "stale"
+            return self._read_leased(state, token, context)
+
+    def _read_leased(self, run: Run, token: str, context: Any) -> str:
+        checkpoints = Checkpointer(self.runs, self.continuation, run["run_id"], token, context=context,
+                                   time_budget=self.time_budget, every_seconds=self.CHECKPOINT_EVERY_SECONDS,
+                                   safety_margin_seconds=self.SAFETY_MARGIN_SECONDS,
+                                   lease_seconds=self.LEASE_SECONDS, monotonic=self.monotonic)
+        with self.runs.release_on_error(run["run_id"], token):
+            return self.read(run, token, checkpoints)
+
+    def give_up(self, bucket: str, key: str, etag: str, reason: str, sequencer: str | None = None,
+                event_time: str | None = None) -> str:
+        """This upload's reader was given up on (chalicelib/uploadfailures.py): its run ends `failed`."""
+        run = self.failed_run(bucket, key, etag, sequencer, event_time)
+        outcome = self.runs.give_up(run, reason)
+        self.on_given_up(run["run_id"], outcome)
+        return outcome
+
+    def latest_run(self, key: str | None) -> Run:
+        """The newest run of an uploaded key, for a status API: 400 for no key, 404 for one never seen."""
+        run = self.runs.latest(check_upload_key(key))
+        if run is None:
+            raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
+        return run

@@ -1,24 +1,49 @@
-"""Runs of work over one uploaded object, tracked in DynamoDB so that they survive Lambda's time limit.
+"""Runs of work over one uploaded object, kept in DynamoDB so that they survive Lambda's time limit.
 
-A run is one upload (`<key>@<ETag>`), with a `RUN` item (pk = run id) holding
-its status, how far reading got (a byte offset plus whatever the reader needs
-to resume), and a lease: the token of the one invocation allowed to read it
-and until when. A duplicated S3 event finds the run taken and does nothing; a
-reader that crashed is replaced once its lease runs out; a reader about to
-time out hands its lease to a continuation by token. Under `LATEST#<key>` the
-table remembers the key's newest run, which is what status APIs show.
+Both upload flows (log splitting, invoice ingest) read large objects that can
+outlast one invocation, arrive twice, or crash half-way: one mechanism, one
+record, written once here. A run is one upload (`<key>@<ETag>`), with a `RUN`
+item (pk = run id) holding its status, how far reading got (a byte offset
+plus whatever the reader needs to resume), and a lease: the token of the one
+invocation allowed to read it and until when. A duplicated S3 event finds the
+run taken and does nothing; a reader that crashed is replaced once its lease
+runs out; a reader about to time out hands its lease to a continuation by
+token. Under `LATEST#<key>` the table remembers the key's newest run, which is
+what status APIs show.
 """
-import re
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypedDict
 
+from chalicelib.adapters.dynamo import Update, from_item, to_item, update_item
 from chalicelib import aws
-from chalicelib.adapters.dynamo import from_item, to_item
 
 RUN = "RUN"
-READING = "splitting"  # the status while a run's object is being read (the log flow named it first)
 FAILED = "failed"
+SUPERSEDED = "superseded"
+# Stored names. The log splitter was this mechanism's first reader and named them; the invoice ingester's runs
+# carry the same ones. Renaming them would change stored data: a run in flight across a deploy would lose its
+# lease (its token under the old name), and GET /log-batches shows the status as stored. So the code says
+# "lease token" and IN_PROGRESS, and the items keep their first names.
+IN_PROGRESS = "splitting"  # the status while a run's object is being read
+TOKEN = "split_token"  # the lease token's attribute
+
+
+class Run(TypedDict, total=False):
+    """A run's item as the flows read it (DynamoDB gives its numbers back as Decimal). The two flows add their
+    own progress (the log flow's counters, the invoice flow's row counts) beside these."""
+    run_id: str
+    batch_id: str  # the uploaded key: the LATEST pointer's key
+    bucket: str
+    key: str
+    etag: str
+    started_at: str
+    uploaded_at: str  # when S3 says it was uploaded (orders runs of one key; started_at when unknown)
+    status: str  # IN_PROGRESS, then the reader's ending (completed, failed, superseded, ...)
+    split_token: str  # TOKEN: the lease's holder
+    lease_until: int
+    checkpoint_offset: int  # decompressed bytes of the object already read
+    failure_reason: str
 
 
 MAX_KEY_BYTES = 1024  # S3's limit for an object key
@@ -39,55 +64,44 @@ class LeaseLost(RuntimeError):
     """Another invocation owns this run now."""
 
 
-class RunLeases:
+class RunRepository:
+    """The runs of one upload flow's table: start, lease, checkpoints, finish, give up. The flows' repositories
+    (LogRunRepository, InvoiceRunRepository) add what their runs keep beside the RUN item."""
+
     def __init__(self, table_name: str, now: Callable[[], float] = time.time):
         self.table_name = table_name
         self.now = now
 
     @property
-    def _db(self):
+    def _db(self) -> Any:
         return aws.client("dynamodb")
 
     def _key(self, run_id: str, sort: str = RUN) -> dict:
         return {"pk": {"S": run_id}, "sk": {"S": sort}}
 
-    def _update(self, run_id: str, expression: str, condition: str | None = None, **values) -> dict | None:
-        """UpdateItem on the run; None when the condition fails. Values are plain Python."""
-        params: dict[str, Any] = {
-            "TableName": self.table_name, "Key": self._key(run_id), "UpdateExpression": expression,
-            "ExpressionAttributeValues": {f":{k}": v for k, v in to_item(values).items()},
-            # Every attribute is written #name: many (status, processed, ttl, ...) are reserved words.
-            "ExpressionAttributeNames": {f"#{n}": n for n in re.findall(r"#(\w+)", f"{expression} {condition}")},
-            "ReturnValues": "ALL_NEW",
-        }
-        if condition:
-            params["ConditionExpression"] = condition
-        if not params["ExpressionAttributeValues"]:
-            del params["ExpressionAttributeValues"]
-        try:
-            return from_item(self._db.update_item(**params)["Attributes"])
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
+    def _update(self, run_id: str, update: Update, condition: str | None = None) -> dict | None:
+        """UpdateItem on the run; None when the condition fails."""
+        return update_item(self.table_name, {"pk": run_id, "sk": RUN}, update, condition)
 
-    def get(self, run_id: str) -> dict | None:
+    def get(self, run_id: str) -> Run | None:
         item = self._db.get_item(TableName=self.table_name, Key=self._key(run_id), ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
+        return from_item(item) if item else None  # type: ignore[return-value]  # the item is a Run
 
-    def latest(self, key: str) -> dict | None:
+    def latest(self, key: str) -> Run | None:
         item = self._db.get_item(TableName=self.table_name, Key=self._key(f"LATEST#{key}", "LATEST"),
                                  ConsistentRead=True).get("Item")
         return self.get(from_item(item)["run_id"]) if item else None
 
-    def start(self, run: dict, token: str, lease_seconds: int, **initial) -> tuple[dict | None, str]:
+    def start(self, run: Run, token: str, lease_seconds: int, **initial: Any) -> tuple[Run | None, str]:
         """Own the run's reading: (run, "started" | "resumed"), or (None, why not)."""
         now = self.now()
-        item = {**run, "pk": run["run_id"], "sk": RUN, "status": READING, "split_token": token,
-                "lease_until": int(now + lease_seconds), "checkpoint_offset": 0, **initial}
+        item: dict[str, Any] = {**run, "pk": run["run_id"], "sk": RUN, "status": IN_PROGRESS, TOKEN: token,
+                                "lease_until": int(now + lease_seconds), "checkpoint_offset": 0, **initial}
         try:
             self._db.put_item(TableName=self.table_name, Item=to_item(item),
                               ConditionExpression="attribute_not_exists(pk)")
-            self._point_latest(run)
-            return item, "started"
+            self._point_latest(item)
+            return item, "started"  # type: ignore[return-value]  # the item is a Run
         except self._db.exceptions.ConditionalCheckFailedException:
             pass
         # Our own put, applied but answered with a timeout and sent again by botocore, fails its condition
@@ -99,7 +113,7 @@ class RunLeases:
         existing = self.get(run["run_id"]) or {}
         return None, f"already {existing.get('status', 'unknown')}"
 
-    def _point_latest(self, run: dict) -> None:
+    def _point_latest(self, run: Any) -> None:
         """Make this run the key's latest, unless a newer upload's run already is (events arrive out of order)."""
         uploaded_at = run.get("uploaded_at") or run["started_at"]
         try:
@@ -126,55 +140,53 @@ class RunLeases:
             raise
         except Exception:
             try:
-                self._update(run_id, "SET #lease_until = :zero", "#split_token = :token", zero=0, token=token)
+                self._update(run_id, Update().clause("SET", "#lease_until = :zero", zero=0).with_values(token=token),
+                             f"#{TOKEN} = :token")
             except Exception:  # the original error matters more; the lease runs out anyway
                 pass
             raise
 
-    def take_over(self, run_id: str, expected_token: str | None, token: str, lease_seconds: int) -> dict | None:
+    def take_over(self, run_id: str, expected_token: str | None, token: str, lease_seconds: int) -> Run | None:
         """Become the reader: with the handed-over token, or because the owner's lease ran out."""
         now = self.now()
         # `:token` (new, known only to this caller) is there already when our own write was applied and its
         # answer lost: botocore sends it again, and it must not find the run "taken" and leave it to nobody.
-        condition = "#status = :reading AND (#lease_until < :now OR #split_token = :token"
-        condition += " OR #split_token = :expected)" if expected_token else ")"
-        values = {"reading": READING, "now": int(now), "token": token, "until": int(now + lease_seconds)}
-        if expected_token:
-            values["expected"] = expected_token
-        return self._update(run_id, "SET #split_token = :token, #lease_until = :until", condition, **values)
+        condition = f"#status = :reading AND (#lease_until < :now OR #{TOKEN} = :token"
+        condition += f" OR #{TOKEN} = :expected)" if expected_token else ")"
+        update = Update().clause("SET", f"#{TOKEN} = :token, #lease_until = :until", token=token,
+                                 until=int(now + lease_seconds))
+        update.with_values(reading=IN_PROGRESS, now=int(now), expected=expected_token)
+        return self._update(run_id, update, condition)  # type: ignore[return-value]  # the item is a Run
 
     def checkpoint(self, run_id: str, token: str, offset: int, lease_seconds: int, next_token: str | None = None,
-                   **progress) -> None:
+                   **progress: Any) -> None:
         """Record how far reading got (and renew the lease, or hand it to `next_token`)."""
-        names = sorted(progress)
-        sets = "".join(f", #{name} = :p_{name}" for name in names)
+        update = Update().clause("SET", f"#checkpoint_offset = :offset, #lease_until = :until, #{TOKEN} = :next",
+                                 offset=offset, until=int(self.now() + lease_seconds), next=next_token or token)
+        for name in sorted(progress):
+            update.clause("SET", f"#{name} = :p_{name}", **{f"p_{name}": progress[name]})
         # `:next` too: a hand-over applied but answered with a timeout is sent again by botocore, and must
         # find the run still ours to give (nobody else knows that token until the continuation is queued).
-        saved = self._update(
-            run_id, f"SET #checkpoint_offset = :offset, #lease_until = :until, #split_token = :next{sets}",
-            "#split_token IN (:token, :next)", offset=offset, token=token, until=int(self.now() + lease_seconds),
-            next=next_token or token, **{f"p_{name}": progress[name] for name in names})
-        if saved is None:
+        if self._update(run_id, update.with_values(token=token), f"#{TOKEN} IN (:token, :next)") is None:
             raise LeaseLost(run_id)
 
-    def finish(self, run_id: str, token: str, status: str, **fields) -> dict:
+    def finish(self, run_id: str, token: str, status: str, **fields: Any) -> Run:
         """End the reading: set the run's new status and final fields; LeaseLost if it was not ours."""
-        names = sorted(fields)
-        sets = "".join(f", #{name} = :f_{name}" for name in names)
-        finished = self._update(
-            run_id, f"SET #status = :new_status{sets} REMOVE #lease_until",
-            "#split_token = :token AND #status = :reading", new_status=status, token=token, reading=READING,
-            **{f"f_{name}": fields[name] for name in names})
+        update = Update().clause("SET", "#status = :new_status", new_status=status)
+        for name in sorted(fields):
+            update.clause("SET", f"#{name} = :f_{name}", **{f"f_{name}": fields[name]})
+        update.remove("lease_until").with_values(token=token, reading=IN_PROGRESS)
+        finished = self._update(run_id, update, f"#{TOKEN} = :token AND #status = :reading")
         if finished is None:
             # A finish applied but answered with a timeout fails its own condition when botocore sends it
             # again; only this reader's finish can leave its token on a run that is no longer being read.
             run = self.get(run_id)
-            if run and run.get("split_token") == token and run.get("status") != READING:
+            if run and run.get(TOKEN) == token and run.get("status") != IN_PROGRESS:
                 return run
             raise LeaseLost(run_id)
-        return finished
+        return finished  # type: ignore[return-value]  # the item is a Run
 
-    def give_up(self, run: dict, reason: str) -> str:
+    def give_up(self, run: Run, reason: str) -> str:
         """End a run that Lambda stopped retrying (its reader kept failing): `failed`, with why.
 
         The run may not exist yet (the reader failed before starting it): it is
@@ -189,10 +201,11 @@ class RunLeases:
             return "created failed"
         except self._db.exceptions.ConditionalCheckFailedException:
             pass
-        failed = self._update(run["run_id"], "SET #status = :failed, #failure_reason = :reason REMOVE #lease_until",
-                              "#status = :reading", failed=FAILED, reason=reason, reading=READING)
+        update = Update().clause("SET", "#status = :failed, #failure_reason = :reason", failed=FAILED, reason=reason)
+        failed = self._update(run["run_id"], update.remove("lease_until").with_values(reading=IN_PROGRESS),
+                              "#status = :reading")
         return "failed" if failed else "already finished"
 
     def supersede(self, run_id: str) -> None:
-        self._update(run_id, "SET #status = :superseded", "#status = :reading",
-                     superseded="superseded", reading=READING)
+        update = Update().clause("SET", "#status = :superseded", superseded=SUPERSEDED)
+        self._update(run_id, update.with_values(reading=IN_PROGRESS), "#status = :reading")

@@ -24,7 +24,7 @@ def broken(monkeypatch, target: str):
 
 
 @pytest.mark.parametrize("bucket, key, reader, status_of", [
-    ("input-logs", "2026/11/app log.txt", "chalicelib.logbatch.service.LogSplitter._split_leased",
+    ("input-logs", "2026/11/app log.txt", "chalicelib.logbatch.service.LogSplitter.read",
      logbatch.log_batch_status),
     ("notas-fiscais", "lote 7.csv", "chalicelib.invoices.service.InvoiceIngester._read",
      invoices.invoice_upload_status),
