@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     stage = Stage.load((args.stage or ["dev"])[0])
     app = load_app(stage)
     if args.command == "package":
-        from infra.cloudformation import package
+        from infra.package import package
         print(f"wrote {package(stage, app, Path(args.out))}")
     elif args.command == "provision":
         from infra.provision import provision

@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     parser.add_argument("--stage", action="append", help=f"stage(s) to package and scan; default {STAGES}")
     args = parser.parse_args(argv)
     from infra.__main__ import load_app
-    from infra.cloudformation import package
+    from infra.package import package
     from infra.stage import Stage
     skips, findings, failures = load_skips(), {}, 0
     for name in args.stage or STAGES:

@@ -1,17 +1,20 @@
-"""CloudFormation for `chalice package`: the resources Chalice does not create, and what it cannot set.
+"""Packaging's first step: the template built from infra/resources.py, and Chalice's functions joined to it.
 
 Chalice creates no queues, tables, buckets or topics, and (1.34) cannot turn on
-ReportBatchItemFailures, on-failure destinations or alarms. `package`
-runs `chalice package --merge-template` with `resource_template` (everything
-built from infra/resources.py alone: it also deploys as a stack of its own,
-which is how tests prove it on moto, whose CloudFormation has no SAM
-transform), then edits the generated SAM template where the functions and the
-API are needed: SQS event sources (ReportBatchItemFailures, queues by GetAtt),
-S3 notifications, function names, suffixed bucket names and policies,
-on-failure destinations, worker alarms, the dashboard, the user pool and
-the gateway's refusals (infra/identity.py), X-Ray on the API when the stage traces (Chalice's `xray` sets the
-functions' tracing itself, not the API's), and on a postgres stage the
-database, its network and the functions placed in it (infra/product_db.py).
+ReportBatchItemFailures or on-failure destinations. `resource_template` is
+everything infra/resources.py defines: the queues, tables, buckets and topics
+with the alarms that watch them (infra/alarms.py), the topics' key and the
+access logs (infra/hardening.py), the user pool (infra/identity.py) and, on a
+postgres stage, the database and its network (infra/product_db.py). It also
+deploys as a stack of its own, which is how tests prove it on moto, whose
+CloudFormation has no SAM transform. `chalice package --merge-template` merges
+it into Chalice's template (infra/package.py), and `join_functions` then edits
+Chalice's functions and API where they meet the resources: SQS event sources
+(ReportBatchItemFailures, queues by GetAtt), S3 notifications, function names
+and environments, on-failure destinations, the API's throttle, and X-Ray on
+the API when the stage traces (Chalice's `xray` sets the functions' tracing
+itself, not the API's). The steps after it (grants, network, alarms,
+protections) are listed in infra/package.py.
 
 Bucket names are global, so in the template they end in the `NameSuffix`
 parameter (`make deploy` passes `-<account>-<region>`). Functions see them
@@ -23,23 +26,15 @@ could override Environment too, but only per function logical id, which are
 Chalice's to choose; editing after packaging reads them from the template.
 """
 import json
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-from infra import identity, product_db
-from infra.resources import RESOURCES, Bucket, Queue, Table, Topic
-from infra.stage import PROJECT_DIR, Stage, dlq_name
+from infra import alarms, hardening, identity, product_db
+from infra.alarms import ALARM_TOPIC
 from infra.chalice_package import METADATA_KEY
 from infra.provision import table_params
-from infra import hardening
-
+from infra.resources import RESOURCES, Bucket, Queue, Table, Topic
+from infra.stage import Stage, dlq_name
 
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
-ALARM_TOPIC = "AlarmTopic"
-ALARM_PERIOD = 300
 # Lambda's asynchronous invocation of the S3-triggered readers: bounded, then the on-failure destination.
 UPLOAD_RETRY_ATTEMPTS = 2
 UPLOAD_EVENT_MAX_AGE_SECONDS = 3600
@@ -65,32 +60,11 @@ def parameters() -> dict:
     }
 
 
-def alarm(name: str, description: str, namespace: str, metric: str, dimensions: dict, statistic: str,
-          threshold: float, comparison: str = "GreaterThanThreshold") -> dict:
-    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-        "AlarmName": name, "AlarmDescription": description,
-        "Namespace": namespace, "MetricName": metric,
-        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
-        "Statistic": statistic, "Period": ALARM_PERIOD, "EvaluationPeriods": 1, "Threshold": threshold,
-        "ComparisonOperator": comparison, "TreatMissingData": "notBreaching",
-        "AlarmActions": [{"Ref": ALARM_TOPIC}], "OKActions": [{"Ref": ALARM_TOPIC}],
-    }}
-
-
-def api_name(stage: Stage) -> str:
-    return stage.app_name  # Chalice's swagger title, which API Gateway takes as the API's name
-
-
-def api_stage_name(stage: Stage) -> str:
-    return stage.config["stages"][stage.name].get("api_gateway_stage", "api")
-
-
 def resource_template(stage: Stage, app) -> dict:
     """Everything infra/resources.py defines, with its alarms: valid as a stack on its own."""
     settings = stage.settings
     resources: dict = {}
     outputs: dict = {}
-    prefix = f"{stage.app_name}-{stage.name}"
     for logical_id, resource in RESOURCES.items():
         if not stage.uses(logical_id):
             continue
@@ -113,15 +87,7 @@ def resource_template(stage: Stage, app) -> dict:
                                       "maxReceiveCount": resource.max_receive_count},
                 },
             }
-            resources[f"{logical_id}DlqAlarm"] = alarm(
-                f"{prefix}-{logical_id}-dlq-not-empty", f"Messages in {dlq_name(name)}: each failed "
-                f"{resource.max_receive_count} times; read them, fix the cause, redrive",
-                "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": dlq_name(name)}, "Maximum", 0)
-            resources[f"{logical_id}AgeAlarm"] = alarm(
-                f"{prefix}-{logical_id}-oldest-message", f"A message has waited over "
-                f"{settings.oldest_message_alarm_seconds} s in {name}: its consumer is failing or too slow",
-                "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": name}, "Maximum",
-                settings.oldest_message_alarm_seconds)
+            resources.update(alarms.queue_alarms(stage, logical_id, resource))
             outputs[f"{logical_id}Url"] = {"Value": {"Ref": logical_id}}
             outputs[f"{logical_id}DlqUrl"] = {"Value": {"Ref": f"{logical_id}Dlq"}}
         elif isinstance(resource, Table):
@@ -133,8 +99,9 @@ def resource_template(stage: Stage, app) -> dict:
             resources[logical_id] = {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": params}
             outputs[f"{logical_id}Name"] = {"Value": {"Ref": logical_id}}
         elif isinstance(resource, Bucket):
-            resources[logical_id] = {"Type": "AWS::S3::Bucket", **RETAIN, "Properties": hardening.log_bucket_access(
-                bucket_properties(name, resource, settings), stage, logical_id)}
+            properties = bucket_properties(name, resource, settings)
+            hardening.log_bucket_access(properties, stage, logical_id)
+            resources[logical_id] = {"Type": "AWS::S3::Bucket", **RETAIN, "Properties": properties}
             resources[f"{logical_id}Policy"] = {"Type": "AWS::S3::BucketPolicy", "Properties": {
                 "Bucket": {"Ref": logical_id},
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
@@ -157,11 +124,7 @@ def resource_template(stage: Stage, app) -> dict:
     resources[f"{ALARM_TOPIC}Email"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
                                         "Properties": {"TopicArn": {"Ref": ALARM_TOPIC}, "Protocol": "email",
                                                        "Endpoint": {"Ref": "AlarmEmail"}}}
-    # 5XXError is 0 or 1 per request, so its average is the share of requests that failed.
-    resources["Api5xxAlarm"] = alarm(
-        f"{prefix}-api-5xx-rate", f"Over {settings.api_5xx_rate_alarm:.0%} of API requests answered 5xx",
-        "AWS/ApiGateway", "5XXError", {"ApiName": api_name(stage), "Stage": api_stage_name(stage)}, "Average",
-        settings.api_5xx_rate_alarm)
+    resources.update(alarms.api_errors_alarm(stage))
     outputs["AlarmTopicArn"] = {"Value": {"Ref": ALARM_TOPIC}}
     pool, pool_outputs = identity.pool_resources(stage)  # the user pool (infra/identity.py)
     resources.update(pool)
@@ -197,6 +160,20 @@ def bucket_properties(name, bucket: Bucket, settings) -> dict:
         rules.append(rule)
     properties["LifecycleConfiguration"] = {"Rules": rules}
     return properties
+
+
+def join_functions(template: dict, stage: Stage, app) -> dict[str, str]:
+    """Packaging's first step on Chalice's template: its functions and API joined to the resources' template.
+
+    Returns the template's functions (logical id -> Chalice's name), which the steps after it work on."""
+    found = functions(template)
+    enable_batch_item_failures(template, stage, app)
+    s3_functions = attach_s3_notifications(template, stage)
+    name_functions(template, stage, found)
+    add_upload_failure_destinations(template, s3_functions)
+    throttle_api(template, stage)
+    trace(template, stage)
+    return found
 
 
 def enable_batch_item_failures(template: dict, stage: Stage, app) -> int:
@@ -264,16 +241,14 @@ def functions(template: dict) -> dict[str, str]:
     return found
 
 
-def name_functions(template: dict, stage: Stage, app) -> None:
-    """Stage names for functions, suffixed bucket names in their environment, policies for the stack's ARNs."""
-    from infra import iam
-    grants = iam.function_grants(stage, app)
+def name_functions(template: dict, stage: Stage, found: dict[str, str]) -> None:
+    """Stage names for functions, and the stack's names in their environment: suffixed buckets, topics' ARNs."""
     bucket_envs = {RESOURCES[lid].env: template_name(stage, lid) for lid, r in RESOURCES.items()
                    if isinstance(r, Bucket)}
     # A topic's ARN from its Ref: the function then never asks STS who it is (a VPC has no route to STS).
     topic_arns = {r.env: (r.env.removesuffix("_NAME") + "_ARN", lid) for lid, r in RESOURCES.items()
                   if isinstance(r, Topic)}
-    for logical_id, function in functions(template).items():
+    for logical_id, function in found.items():
         properties = template["Resources"][logical_id]["Properties"]
         # The name the generated policies' log group and the alarms expect, rather than a generated one.
         properties["FunctionName"] = stage.lambda_function_name(function)
@@ -284,9 +259,6 @@ def name_functions(template: dict, stage: Stage, app) -> None:
         for env, (arn_env, topic) in topic_arns.items():
             if env in variables:
                 variables[arn_env] = {"Ref": topic}
-        role = template["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
-        [policy] = role["Policies"]
-        policy["PolicyDocument"] = iam.policy_document(stage, function, grants.get(function, {}), cfn=True)
 
 
 def add_upload_failure_destinations(template: dict, s3_functions: list[str]) -> None:
@@ -303,67 +275,6 @@ def add_upload_failure_destinations(template: dict, s3_functions: list[str]) -> 
             },
         }
 
-
-def add_worker_alarms(template: dict, stage: Stage) -> None:
-    for logical_id, function in functions(template).items():
-        if function == "api_handler":  # its failures are the API's 5xx, alarmed on their rate
-            continue
-        if function == identity.AUTHORIZER:  # it "fails" with Unauthorized for every refused token: a 401
-            continue
-        template["Resources"][f"{logical_id}ErrorsAlarm"] = alarm(
-            f"{stage.lambda_function_name(function)}-errors",
-            f"{function} raised: a batch it could not process at all, or an upload it could not read",
-            "AWS/Lambda", "Errors", {"FunctionName": {"Ref": logical_id}}, "Sum", 0)
-
-
-def add_log_volume_alarm(template: dict, stage: Stage) -> None:
-    """Log lines processed per hour over the stage's threshold: the upload caps bound one upload, not many."""
-    from chalicelib.metrics import DIMENSION, NAMESPACE  # the EMF the worker writes (LogLinesProcessed)
-    threshold = stage.settings.log_lines_per_hour_alarm
-    volume = alarm(f"{stage.app_name}-{stage.name}-log-lines-per-hour",
-                   f"Over {threshold:,} log lines processed in an hour (at $0.67-0.80 per million): "
-                   "the uploads behind it are in GET /log-batches (a loop writing to the input bucket?)",
-                   NAMESPACE, "LogLinesProcessed", {DIMENSION: stage.environment.get("STAGE", stage.name)}, "Sum",
-                   threshold)
-    volume["Properties"]["Period"] = 3600
-    template["Resources"]["LogLinesPerHourAlarm"] = volume
-
-
-def add_dashboard(template: dict, stage: Stage) -> None:
-    """One page for the flows: queues, dead letters, workers, the API."""
-    queues = [stage.resource_name(lid) for lid, r in RESOURCES.items() if isinstance(r, Queue)]
-    workers = [stage.lambda_function_name(f) for f in functions(template).values() if f != "api_handler"]
-    api = {"ApiName": api_name(stage), "Stage": api_stage_name(stage)}
-
-    def widget(title, metrics, stat="Maximum", x=0, y=0):
-        return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6, "properties": {
-            "title": title, "region": "${AWS::Region}", "stat": stat, "period": 60, "view": "timeSeries",
-            "metrics": metrics}}
-
-    def per(namespace, metric, dimension, values, **options):
-        return [[namespace, metric, dimension, value, options] if options else [namespace, metric, dimension, value]
-                for value in values]
-
-    body = {"widgets": [
-        widget("Messages waiting (work queues)", per("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
-                                                     queues), x=0, y=0),
-        widget("Dead-letter queues (should be 0)", per("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
-                                                       [dlq_name(q) for q in queues]), x=12, y=0),
-        widget("Oldest message age (s)", per("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queues),
-               x=0, y=6),
-        widget("Worker errors", per("AWS/Lambda", "Errors", "FunctionName", workers), stat="Sum", x=12, y=6),
-        widget("Worker duration p99 (ms)", per("AWS/Lambda", "Duration", "FunctionName", workers), stat="p99",
-               x=0, y=12),
-        widget("API latency (ms)", [["AWS/ApiGateway", "Latency", *sum(api.items(), ()), {"stat": "p50"}],
-                                    ["AWS/ApiGateway", "Latency", *sum(api.items(), ()), {"stat": "p99"}]],
-               x=12, y=12),
-        widget("API requests and errors", [["AWS/ApiGateway", m, *sum(api.items(), ())]
-                                           for m in ("Count", "4XXError", "5XXError")], stat="Sum", x=0, y=18),
-    ]}
-    template["Resources"]["FlowsDashboard"] = {"Type": "AWS::CloudWatch::Dashboard", "Properties": {
-        "DashboardName": f"{stage.app_name}-{stage.name}",
-        "DashboardBody": {"Fn::Sub": json.dumps(body)},
-    }}
 
 
 def throttle_api(template: dict, stage: Stage) -> None:
@@ -393,40 +304,3 @@ def trace(template: dict, stage: Stage) -> bool:
     if traced:
         template["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] = True
     return traced
-
-
-def finish(template: dict, stage: Stage, app) -> dict:
-    """Every edit `chalice package`'s output needs; the template is changed in place and returned."""
-    enable_batch_item_failures(template, stage, app)
-    s3_functions = attach_s3_notifications(template, stage)
-    name_functions(template, stage, app)
-    add_upload_failure_destinations(template, s3_functions)
-    add_worker_alarms(template, stage)
-    add_log_volume_alarm(template, stage)
-    add_dashboard(template, stage)
-    throttle_api(template, stage)
-    identity.add_identity(template, stage)
-    trace(template, stage)
-    product_db.place_functions(template, stage, app, functions(template))
-    hardening.harden(template, stage, functions(template))  # log groups, access logs, SQS concurrency caps
-    return template
-
-
-def package(stage: Stage, app, out_dir: Path) -> Path:
-    out_dir = Path(out_dir).resolve()
-    with tempfile.TemporaryDirectory() as tmp:
-        merge = Path(tmp) / "resources.json"
-        merge.write_text(json.dumps(resource_template(stage, app), indent=2))
-        # The stage's store, not the shell's: app.py defines the migration function only on a postgres stage.
-        env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-               "PRODUCT_STORE": stage.product_store}
-        subprocess.run([sys.executable, "-m", "infra.chalice_package", "--project-dir", str(stage.project_dir),
-                        "package", "--stage", stage.name, "--merge-template", str(merge), str(out_dir)],
-                       cwd=PROJECT_DIR, env=env, check=True)
-    sam = out_dir / "sam.json"
-    template = finish(json.loads(sam.read_text()), stage, app)
-    sam.write_text(json.dumps(template, indent=2))
-    # The API's contract beside the template (issue 21): the document GET /openapi.json serves on this stage.
-    from chalicelib.openapi import published
-    (out_dir / "openapi.json").write_text(json.dumps(published(app, api_stage_name(stage)), indent=2))
-    return sam

@@ -7,7 +7,7 @@ account. The template has all of that, and takes the bucket-name suffix as a
 parameter, filled here from `sts get-caller-identity`: `-<account>-<region>`,
 unique (S3 bucket names are global) and predictable.
 
-1. Package the stage (infra/cloudformation.py).
+1. Package the stage (infra/package.py).
 2. Upload the code with `aws cloudformation package` to an artifact bucket
    `<app>-artifacts-<account>-<region>`, created (private, encrypted) if missing.
    Its name is predictable, so another account could create it first: every
@@ -88,7 +88,7 @@ def commands(stage: Stage, sam: Path, artifact_bucket: str, suffix: str, alarm_e
 
 
 def deploy(stage: Stage, app, out_dir: Path = PROJECT_DIR / "build" / "package") -> None:
-    from infra.cloudformation import package
+    from infra.package import package
     session = boto3.session.Session()
     region = session.region_name or "us-east-1"
     account = account_id(session.client("sts", region_name=region))

@@ -30,6 +30,10 @@ docs/operations.md:
   into a log bucket of the stack that expires them.
 - Queues and their DLQs are retained with the stack, like tables and buckets
   (infra/cloudformation.py sets that on them).
+
+In packaging (infra/package.py) the key, the topics' encryption and the log
+bucket belong to the template built from infra/resources.py, and `harden` is
+the last step, on Chalice's functions and API.
 """
 import json
 

@@ -1,13 +1,14 @@
-"""Generate a least-privilege IAM policy per Lambda function from infra/resources.py.
+"""Generate a least-privilege IAM policy per Lambda function from its grants (infra/grants.py).
 
 Chalice's autogen policy sees only app.py and grants "Resource": "*"; these
 files grant each function the actions it needs on the resources it uses,
 named per stage. Run `python -m infra policies` after changing resources or
 grants; a test fails when the files on disk are stale.
 
-The same documents go into the packaged CloudFormation template (`cfn=True`),
-with `Fn::Sub` ARNs naming the stack's partition, region and account, and the
-buckets' `${NameSuffix}`: there the bucket names are only known at deploy time.
+The same documents go into the packaged CloudFormation template (`cfn=True`,
+the packaging's grants step, `grant`), with `Fn::Sub` ARNs naming the stack's
+partition, region and account, and the buckets' `${NameSuffix}`: there the
+bucket names are only known at deploy time.
 
 Beyond infra/resources.py's resources, two stage settings add grants, each only
 where it applies: a function that uses the product database on a postgres stage
@@ -26,20 +27,10 @@ import json
 from pathlib import Path
 
 from infra import product_db
+from infra.grants import SERVICE, function_grants
 from infra.resources import GRANTS, RESOURCES, Bucket, Queue, Table, Topic, product_database_functions
 from infra.stage import Stage
 
-SERVICE = {Queue: "sqs", Table: "dynamodb", Bucket: "s3", Topic: "sns"}
-# What Lambda's SQS event source mapping does with the consumer's role (AWSLambdaSQSQueueExecutionRole).
-CONSUME = ("DeleteMessage", "GetQueueAttributes", "ReceiveMessage")
-# Actions GRANTS may name per resource type: a typo fails loudly rather than granting nothing.
-VALID = {
-    Queue: {"GetQueueUrl", "SendMessage", *CONSUME},
-    Table: {"BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "Query",
-            "Scan", "UpdateItem"},
-    Bucket: {"GetObject", "ListBucket", "PutObject"},
-    Topic: {"Publish"},
-}
 # What SNS does with the publisher's credentials on the topic's key when it encrypts a published message.
 TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 # Bucket actions on the bucket itself rather than on its objects.
@@ -74,30 +65,6 @@ def resource_arns(resource, name: str, cfn: bool = False) -> list:
     else:
         raise TypeError(resource)
     return [{"Fn::Sub": arn} for arn in arns] if cfn else arns
-
-
-def function_grants(stage: Stage, app) -> dict[str, dict[str, set[str]]]:
-    """Function -> logical id -> IAM actions (without the service prefix), from GRANTS plus what event sources imply."""
-    grants: dict[str, dict[str, set[str]]] = {"api_handler": {}}
-    for source in app.event_sources:
-        grants.setdefault(source.name, {})
-    for function in app.pure_lambda_functions:  # @app.lambda_function: invoked, not triggered
-        grants.setdefault(function.name, {})
-    for authorizer in app.builtin_auth_handlers:  # @app.authorizer: its own Lambda, invoked by API Gateway
-        grants.setdefault(authorizer.name, {})
-    for function, by_resource in GRANTS.items():
-        for logical_id, actions in by_resource.items():
-            invalid = set(actions) - VALID[type(RESOURCES[logical_id])]
-            if invalid:
-                raise ValueError(f"GRANTS[{function!r}][{logical_id!r}] names unknown actions {sorted(invalid)}")
-            if not stage.uses(logical_id):  # ProductTable on a postgres stage: not in its template at all
-                grants.setdefault(function, {})
-                continue
-            grants.setdefault(function, {}).setdefault(logical_id, set()).update(actions)
-    for logical_id, functions in stage.sqs_consumers(app).items():
-        for function in functions:
-            grants[function].setdefault(logical_id, set()).update(CONSUME)
-    return grants
 
 
 def policy_document(stage: Stage, function: str, access: dict[str, set[str]], cfn: bool = False) -> dict:
@@ -181,6 +148,18 @@ def product_database_statements(stage: Stage, cfn: bool = False) -> list[dict]:
         {"Sid": "ProductDbSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
          "Resource": [secret]},
     ]
+
+
+def grant(template: dict, stage: Stage, app, functions: dict[str, str]) -> None:
+    """Packaging's grants step: each function's role in Chalice's template gets its policy, with the stack's ARNs.
+
+    `functions` maps the template's function logical ids to Chalice's names (cloudformation.functions)."""
+    grants = function_grants(stage, app)
+    declared = template["Resources"]
+    for logical_id, function in functions.items():
+        role = declared[declared[logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        [policy] = role["Policies"]
+        policy["PolicyDocument"] = policy_document(stage, function, grants.get(function, {}), cfn=True)
 
 
 def policy_filename(stage: Stage, function: str) -> str:

@@ -18,9 +18,9 @@ What `make package` adds, and why it is built this way:
   exact) get `VpcConfig`, per function. A VPC gives the others nothing and
   would cost their cold starts an interface.
 - Endpoints. A function in a VPC reaches no AWS API without them. The template
-  adds one per service the in-VPC functions call, derived from their grants:
-  gateway endpoints (free) for S3 and DynamoDB, interface endpoints for SQS,
-  SNS and Secrets Manager. An SQS queue a function only consumes needs none
+  adds one per service the in-VPC functions call, derived from their grants
+  (infra/grants.py): gateway endpoints (free) for S3 and DynamoDB, interface
+  endpoints for SQS, SNS and Secrets Manager. An SQS queue a function only consumes needs none
   (Lambda's event source mapping polls it), STS is never called (Lambda puts
   the role's credentials in the environment, and the template gives the
   order worker its topic's ARN), and X-Ray's active tracing is
@@ -50,10 +50,18 @@ What `make package` adds, and why it is built this way:
   version changes, and the functions that use the database depend on it: new
   code never meets an old schema, and a failed migration fails the deploy,
   which rolls back.
+
+In packaging (infra/package.py) this module is two pieces: `resources`, part
+of the template built from infra/resources.py, and `place_functions`, the
+network step, after the grants. The grants of a function in the VPC (its
+network interfaces, the secret) name resources defined here, so infra/iam.py
+imports this module; what the grants are comes from infra/grants.py, never
+from the policies, so this module does not import infra/iam.py back.
 """
 from typing import Any
 
-from infra.resources import PRODUCT_DATABASE, product_database_functions
+from infra.grants import CONSUME, SERVICE, function_grants
+from infra.resources import PRODUCT_DATABASE, RESOURCES, Queue, product_database_functions
 from infra.stage import InfraSettings, Stage
 
 VPC = "ProductVpc"
@@ -116,17 +124,15 @@ def in_vpc_functions(app) -> list[str]:
 
 
 def endpoint_services(stage: Stage, app) -> list[str]:
-    """The AWS services the in-VPC functions call, so the VPC needs an endpoint for each."""
-    from infra import iam
-    from infra.resources import RESOURCES, Queue
-    grants = iam.function_grants(stage, app)
+    """The AWS services the in-VPC functions call (their grants say which), so the VPC needs an endpoint for each."""
+    grants = function_grants(stage, app)
     services = {"secretsmanager", "s3"}  # the database's login; the migration's answer to CloudFormation (S3)
     for function in in_vpc_functions(app):
         for logical_id, actions in grants.get(function, {}).items():
             resource = RESOURCES[logical_id]
-            if isinstance(resource, Queue) and actions <= set(iam.CONSUME):
+            if isinstance(resource, Queue) and actions <= set(CONSUME):
                 continue  # polled by Lambda's event source mapping, outside the VPC
-            services.add(iam.SERVICE[type(resource)])
+            services.add(SERVICE[type(resource)])
     return sorted(services)
 
 

@@ -3,7 +3,7 @@
 Idempotent: what exists is left as it is, so it can run at every start. Names
 are the stage's own (no account suffix) and only what behaves locally is set:
 the AWS-only safety settings (retention policies, encryption, alarms) are in
-the packaged template (infra/cloudformation.py), which `make deploy` uses.
+the packaged template (infra/package.py), which `make deploy` uses.
 """
 import json
 

@@ -133,7 +133,7 @@ PRODUCT_DATABASE = Database(store="postgres", name="catalog", master_username="c
 STORE_ONLY: dict[str, str] = {"ProductTable": "dynamodb"}
 
 # The IAM actions each Lambda function uses on each resource (service prefix implied by the resource's
-# type), beyond what its event sources imply: an SQS handler may consume its queue, added by infra/iam.py.
+# type), beyond what its event sources imply: an SQS handler may consume its queue, added by infra/grants.py.
 # Only what the code calls: no Scan where nothing scans, no DeleteItem anywhere. Every action here is
 # either made by some call in the IAM replay tests or listed in KEPT with the reason it stays.
 _RUN_LEASES = ("GetItem", "PutItem", "UpdateItem")  # chalicelib/streaming/runs.py: start, take over, checkpoint

@@ -181,6 +181,15 @@ class Stage:
             return f"{self.app_name}-{self.name}"
         return f"{self.app_name}-{self.name}-{function}"
 
+    @property
+    def api_name(self) -> str:
+        return self.app_name  # Chalice's swagger title, which API Gateway takes as the API's name
+
+    @property
+    def api_stage_name(self) -> str:
+        """The API Gateway stage Chalice deploys the API to (its `api_gateway_stage`), which the URL names."""
+        return self.config["stages"][self.name].get("api_gateway_stage", "api")
+
     def load_app(self):
         """Import app.py with this stage's environment, as `chalice deploy` does."""
         os.environ.update(self.environment)

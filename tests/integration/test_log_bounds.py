@@ -17,7 +17,8 @@ from chalicelib.http import error_response, json_response
 from chalicelib.invoices import service as invoices
 from chalicelib.logbatch import service as logbatch
 from chalicelib.pagination import LIST_TEXT_BYTES, PAGE_BYTES
-from infra.cloudformation import add_log_volume_alarm, resource_template
+from infra.alarms import add_log_volume_alarm
+from infra.cloudformation import resource_template
 from infra.stage import Stage
 from tests.integration.test_log_batches import api_calls, records_of, report, report_puts, runner, upload  # noqa: F401
 

@@ -13,7 +13,7 @@ import tempfile
 import pytest
 from pathlib import Path
 
-from infra.cloudformation import package
+from infra.package import package
 from infra.stage import PROJECT_DIR
 
 
