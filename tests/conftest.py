@@ -109,18 +109,24 @@ def tokens(aws_resources):
 def client(app, aws_resources):
     """Chalice's test client through the local gateway, the authorizer included; its `http` sends the demo
     operator's ID token unless a request brings its own Authorization (`anonymous_http` sends none)."""
-    import boto3
     from chalice.test import Client
+    with Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)) as test_client:
+        yield as_operator(test_client, aws_resources)
+
+
+def as_operator(test_client, aws_resources):
+    """A Chalice test client whose gateway answers refusals as API Gateway does and whose `http` sends the
+    demo operator's ID token (tests/auth.py); `anonymous_http` sends none."""
+    import boto3
 
     from local_runtime.gateway import emulate_gateway_responses
     from local_runtime.identity import log_in
     from tests.auth import AuthenticatedHTTP
     emulate_gateway_responses()
     operator = log_in(boto3.client("cognito-idp"), aws_resources[USER_POOL.client_env], "operator")["IdToken"]
-    with Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)) as test_client:
-        test_client.anonymous_http = test_client.http
-        test_client._http_client = AuthenticatedHTTP(test_client.http, operator)
-        yield test_client
+    test_client.anonymous_http = test_client.http
+    test_client._http_client = AuthenticatedHTTP(test_client.http, operator)
+    return test_client
 
 
 # --- PostgreSQL product store (issue 12): one server per session, an empty products table per test ---

@@ -31,6 +31,8 @@ def pg(aws_resources, postgres_server, monkeypatch):
     """The pg stage's app on moto and the test server, logging in with an RDS-shaped secret."""
     from chalice.test import Client
 
+    from tests.conftest import as_operator
+
     from chalicelib.catalog.service import catalog
     from chalicelib.db import connection
     stage = variant("pg")
@@ -50,7 +52,7 @@ def pg(aws_resources, postgres_server, monkeypatch):
         catalog.cache_clear()
         try:
             with Client(app, stage_name="pg", project_dir=str(stage.project_dir)) as client:
-                yield stage, app, client, secret["ARN"]
+                yield stage, app, as_operator(client, aws_resources), secret["ARN"]
         finally:
             connection.reset()
             catalog.cache_clear()
@@ -115,7 +117,7 @@ def test_the_postgres_stage_policies_suffice_and_the_vpc_has_an_endpoint_for_eve
     template = json.loads(packaged("pg").read_text())
     names = {"AWS::Partition": "aws", "AWS::Region": iam_check.REGION, "AWS::AccountId": iam_check.ACCOUNT,
              "NameSuffix": "", "ProductVpcSubnetA": "subnet-a", "ProductVpcSubnetB": "subnet-b",
-             "ProductDbClientSecurityGroup.GroupId": "sg-1"}
+             "ProductDbClientSecurityGroup.GroupId": "sg-1", "TopicsKey": "topics-key-id"}
     secret_ref = {"Fn::GetAtt": ["ProductDb", "MasterUserSecret.SecretArn"]}
     by_function = {}
     for logical_id, function in functions(template).items():

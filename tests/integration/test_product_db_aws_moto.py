@@ -27,7 +27,9 @@ UNSUPPORTED_TYPES = {"AWS::RDS::DBProxy", "AWS::RDS::DBProxyTargetGroup"}
 # Left out with them: what refers to them, or to the secret moto's instance does not have.
 LEFT_OUT = {"ProductDbProxy", "ProductDbProxyTargetGroup", "ProductDbProxyRole"}
 OUTPUTS_LEFT_OUT = {"ProductDbProxyEndpoint", "ProductDbSecretArn"}
-SKIPPED_BY_MOTO = {"AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy", "AWS::EC2::SecurityGroupEgress"}
+SKIPPED_BY_MOTO = {"AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy", "AWS::EC2::SecurityGroupEgress",
+                   # the user pool: proved through cognito-idp's API by test_cfn_moto_stack.py
+                   "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup"}
 
 
 def references(value):
