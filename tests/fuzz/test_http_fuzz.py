@@ -171,7 +171,11 @@ def test_posts_never_fail_on_the_server_and_a_rejected_one_writes_nothing(app, c
         assert {op for _, op, _ in writes(calls)} == {"SendMessage"}
     else:
         resource_id, handler, queue = answer["orderId"], "process_orders", "orders-queue"
-        assert [op for _, op, p in writes(calls)] == ["PutItem", "SendMessage"]
+        # The key's record (when one was sent) and the contact (when the body gave one) before the order.
+        puts = [p["TableName"] for _, op, p in writes(calls) if op == "PutItem"]
+        assert [op for _, op, p in writes(calls)] == ["PutItem"] * len(puts) + ["SendMessage"]
+        assert puts[-1] == "OrdersTable" and set(puts[:-1]) <= {"IdempotencyKeysTable", "OrderContactsTable"}
+        assert ("OrderContactsTable" in puts) == bool(json.loads(body).get("notify")), puts
     assert response.headers["Location"] == f"{route}/{resource_id}"
     assert processed_by_worker(app, handler, queue, sent[0]["MessageBody"]) == {"batchItemFailures": []}
     response = client.http.get(f"{route}/{resource_id}")
