@@ -17,6 +17,8 @@ from pydantic import BaseModel
 
 from chalicelib.catalog.model import NewProduct
 from chalicelib.invoices.fields import MAX_CUSTOMER, MAX_SERIES
+from chalicelib.logbatch.parsing.common import LEVELS
+from chalicelib.logbatch.queries import LISTED_LEVELS
 from chalicelib.openapi import shapes
 from chalicelib.orders.model import NewOrder
 from chalicelib.orders.service import MAX_CUSTOMER_ID
@@ -62,17 +64,22 @@ PARAMETERS: dict[str, tuple[str, Param]] = {
                             "The `next` of the previous page, as it was returned (an opaque cursor)")),
     "UploadKey": ("query", Param("key", {"type": "string", "minLength": 1, "maxLength": MAX_KEY_BYTES},
                                  "The uploaded object's S3 key", required=True, example="demo/app.log")),
+    # No example: a fixed key sent with different bodies is a 422, as it should be.
     "IdempotencyKey": ("header", Param(
         "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
-        "Makes a retry safe: the new resource's id is derived from the key, so a retried request gets the same "
-        "id and never creates a second one", example="caneta-azul-2025-10-01")),
+        "Makes a retry safe: the new resource's id is derived from the caller and the key, so a retried request "
+        "gets the same id and never creates a second one; the same key with another body is a 422")),
+    # Any value is taken: one that is not 1-128 printable ASCII characters is ignored, never refused.
     "CorrelationId": ("header", Param(
-        "X-Correlation-Id", {"type": "string", "maxLength": 128},
-        "Your id for this request (1-128 printable ASCII characters): it comes back in the X-Correlation-Id "
-        "header and follows the work through queues, notifications and logs. Without it (or when it is not "
-        "acceptable), API Gateway's request id is used")),
+        "X-Correlation-Id", {"type": "string"},
+        "Your id for this request: when it is 1-128 printable ASCII characters, it comes back in the "
+        "X-Correlation-Id header and follows the work through queues, notifications and logs; otherwise (or "
+        "without it) API Gateway's request id does")),
 }
 
+# The spellings of the listed levels GET /log-batches/lines takes (it reads any case; these are two of them).
+LISTED_LEVEL_SPELLINGS = sorted({spelling for name, level in LEVELS.items() if level in LISTED_LEVELS
+                                 for spelling in (name, name.upper())} | set(LISTED_LEVELS))
 PRODUCT_ID = "ce26b464-9c70-4f9d-b86e-c73c29a91916"
 ORDER_ID = "0b0f5d7e-6c1a-4b7e-9d2f-3a4c5e6f7a8b"
 PAGE = ("Limit", "Next")
@@ -105,9 +112,9 @@ OPERATIONS: dict[str, Operation] = {
     "GET /log-batches/lines": Operation(
         "Problem lines of an uploaded log file", "Log batches", shapes.LogLinePage,
         query=("UploadKey",
-               Param("level", {"type": "string", "minLength": 1},
-                     "WARN, ERROR or FATAL (other spellings such as WARNING or CRITICAL too): lines at or above it",
-                     example="ERROR"),
+               Param("level", {"type": "string", "enum": LISTED_LEVEL_SPELLINGS},
+                     "WARN, ERROR or FATAL (other spellings such as WARNING or CRITICAL too, in any case): lines at "
+                     "or above it", example="ERROR"),
                Param("status", {"type": "string", "enum": ["5xx", "5XX"]}, "5xx: lines with a 5xx status"),
                *PAGE),
         errors=(400, 404),
@@ -151,7 +158,7 @@ OPERATIONS: dict[str, Operation] = {
         "Read an invoice", "Invoices", shapes.Invoice, errors=(400, 404, 409),
         path=(Param("number", {"type": "string", "minLength": 1}, "The invoice number", required=True,
                     example="NF-1001"),),
-        query=(Param("issuer", {"type": "string", "minLength": 14, "maxLength": 18},
+        query=(Param("issuer", {"type": "string", "pattern": r"^[0-9]{2}\.?[0-9]{3}\.?[0-9]{3}/?[0-9]{4}-?[0-9]{2}$"},
                      "The issuer's CNPJ, with or without punctuation: chooses among invoices sharing the number",
                      example="11.222.333/0001-81"),
                Param("series", {"type": "string", "pattern": f"^[0-9A-Za-z]{{1,{MAX_SERIES}}}$"},
@@ -195,7 +202,8 @@ OPERATIONS: dict[str, Operation] = {
         who="operators, and customers for their own orders"),
     "DELETE /customers/{customer_id}/personal-data": Operation(
         "Erase a customer's personal data", "Personal data", shapes.PersonalDataErasure, errors=(400, 503),
-        path=(Param("customer_id", {"type": "string", "minLength": 1, "maxLength": MAX_CUSTOMER_ID},
+        path=(Param("customer_id", {"type": "string", "minLength": 1, "maxLength": MAX_CUSTOMER_ID,
+                                    "pattern": r"^[^\x00-\x1f\x7f]+$"},
                     "The customer id orders are filed under (a customer's token `sub`)", required=True,
                     example="c-42"),),
         description="Removes the contact of each of the customer's orders and answers what it removed per store "

@@ -30,6 +30,8 @@ _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f
 # SNS message attributes (customerId, contact) take no control characters.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 _PHONE = re.compile(r"\+[0-9]{8,15}")  # E.164
+# The same rule for the API's published schema (chalicelib/openapi), where a field validator cannot be seen.
+CONTACT_PATTERN = f"^(?:{_EMAIL.pattern}|{_PHONE.pattern})$"
 
 
 def parse_contact(value: Any) -> Any:
@@ -60,7 +62,8 @@ class NewOrder(BaseModel):
 
     customerId: StrictStr = Field(min_length=1, max_length=128, pattern=_PRINTABLE)
     items: list[OrderItem] = Field(min_length=1, max_length=MAX_ITEMS)
-    notify: StrictStr | None = Field(default=None, min_length=1, max_length=254)
+    notify: StrictStr | None = Field(default=None, min_length=1, max_length=254,
+                                     json_schema_extra={"pattern": CONTACT_PATTERN})  # parse_contact's rule
 
     _contact = field_validator("notify", mode="after")(parse_contact)
 
