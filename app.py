@@ -4,7 +4,7 @@ from chalice.app import Request
 
 from chalicelib import settings
 from chalicelib.bootstrap import upload_failures
-from chalicelib.batch import process_batch, report_batch_failures, report_each_failure
+from chalicelib.batch import handle_each_body, handle_each_record, handle_whole_batch
 from chalicelib.catalog.service import catalog
 from chalicelib.catalog.stores import product_store_name
 from chalicelib.identity import CUSTOMERS, allowing, token_verifier
@@ -76,7 +76,7 @@ def get_product(product_id):
 
 @app.on_sqs_message(queue=settings.product_queue(), batch_size=10)
 def process_product_queue(event):
-    return report_batch_failures(event, catalog().store, flow="Products")
+    return handle_each_body(event, catalog().store, flow="Products")
 
 
 # --- Log batches -------------------------------------------------------------
@@ -90,14 +90,14 @@ def split_log_upload(event):
 
 @app.on_sqs_message(queue=settings.log_split_queue(), batch_size=1)
 def continue_log_split(event):
-    return report_batch_failures(event, lambda body: log_splitter().on_continuation(body, event.context),
-                                 flow="LogSplit")
+    return handle_each_body(event, lambda body: log_splitter().on_continuation(body, event.context),
+                            flow="LogSplit")
 
 
 # 100 messages a batch (SQS allows over 10 with a batching window): a batch pays one counting write per chunk.
 @app.on_sqs_message(queue=settings.log_queue(), batch_size=100, maximum_batching_window_in_seconds=1)
 def process_log_lines(event):
-    return process_batch(event, log_worker().process, flow="LogMessages")
+    return handle_whole_batch(event, log_worker().process, flow="LogMessages")
 
 
 @app.route("/log-batches", methods=["GET"], authorizer=verify_token)
@@ -119,7 +119,7 @@ def list_log_batch_lines(caller):
 
 @app.on_sqs_message(queue=settings.upload_failures_queue(), batch_size=10)
 def record_upload_failure(event):
-    return report_batch_failures(event, upload_failures().record, flow="UploadFailures")
+    return handle_each_body(event, upload_failures().record, flow="UploadFailures")
 
 
 # --- Invoices (notas fiscais) ------------------------------------------------
@@ -132,8 +132,8 @@ def ingest_invoice_upload(event):
 
 @app.on_sqs_message(queue=settings.invoice_ingest_queue(), batch_size=1)
 def continue_invoice_ingest(event):
-    return report_batch_failures(event, lambda body: invoice_ingester().on_continuation(body, event.context),
-                                 flow="InvoiceIngest")
+    return handle_each_body(event, lambda body: invoice_ingester().on_continuation(body, event.context),
+                            flow="InvoiceIngest")
 
 
 @app.route("/invoice-uploads", methods=["GET"], authorizer=verify_token)
@@ -190,7 +190,7 @@ def get_order(order_id, caller):
 
 @app.on_sqs_message(queue=settings.orders_queue(), batch_size=10)
 def process_orders(event):
-    return report_each_failure(event, order_worker().process, flow="Orders")
+    return handle_each_record(event, order_worker().process, flow="Orders")
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

@@ -14,6 +14,11 @@ Each record is handled under the correlation id it carries (its
 `correlation_id` message attribute, else its messageId), so the log lines and
 whatever it sends on carry that id; and the count of records given back to
 SQS is the metric `<flow>BatchItemFailures`.
+
+Three ways to hand a batch over, named for what the handler is given:
+`handle_whole_batch` (every record at once; the handler says which failed),
+`handle_each_record` (one `Received` at a time) and `handle_each_body` (one
+message body at a time).
 """
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -55,7 +60,7 @@ def batch_response(message_ids: list[str], failed_ids: list[str], flow: str | No
     return response
 
 
-def process_batch(records: Iterable[Any], handle_batch: Callable[[list[tuple[str, str]]], list[str]],
+def handle_whole_batch(records: Iterable[Any], handle_batch: Callable[[list[tuple[str, str]]], list[str]],
                   flow: str | None = None) -> dict:
     """Hand the whole batch to `handle_batch`, which returns the ids that failed.
 
@@ -70,7 +75,7 @@ def process_batch(records: Iterable[Any], handle_batch: Callable[[list[tuple[str
     return batch_response([message.message_id for message in messages], failed, flow)
 
 
-def report_each_failure(records: Iterable[Any], handle: Callable[[Received], Any], flow: str | None = None) -> dict:
+def handle_each_record(records: Iterable[Any], handle: Callable[[Received], Any], flow: str | None = None) -> dict:
     """Handle each record on its own, under its correlation id; a record that raises fails alone."""
     messages = [received(record) for record in records]
     failed = []
@@ -85,6 +90,6 @@ def report_each_failure(records: Iterable[Any], handle: Callable[[Received], Any
     return batch_response([m.message_id for m in messages], failed, flow)
 
 
-def report_batch_failures(records: Iterable[Any], handle_body: Callable[[str], Any], flow: str | None = None) -> dict:
+def handle_each_body(records: Iterable[Any], handle_body: Callable[[str], Any], flow: str | None = None) -> dict:
     """Handle each record's body on its own, under its correlation id; a record that raises fails alone."""
-    return report_each_failure(records, lambda message: handle_body(message.body), flow)
+    return handle_each_record(records, lambda message: handle_body(message.body), flow)

@@ -24,7 +24,7 @@ from chalicelib import aws
 from chalicelib.adapters.dynamo import from_item
 from chalicelib.invoices.fields import DEFAULT_SERIES, parse_issuer
 from chalicelib.invoices.repository import InvoiceRepository, expired, issuer_series
-from chalicelib.invoices.service import MIN_RETENTION_YEARS, StagePolicy
+from chalicelib.invoices.ingester import MIN_RETENTION_YEARS, StagePolicy
 
 
 def migrated(invoice: dict[str, Any], policy: StagePolicy) -> dict[str, Any]:

@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.adapters.dynamo import Update, batch_put, from_item, to_item
+from chalicelib.adapters.dynamo import Update, batch_put, from_item, to_item, update_item
 from chalicelib.clock import iso_from_epoch
-from chalicelib.streaming.runs import Run, RunRepository
+from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
+from chalicelib.streaming.runs import RUN, Run, RunRepository
 
 CHUNK_LINES = 100          # lines per chunk (the splitter turns it into messages per chunk)
 SECTION_CHUNKS = 100       # chunks per section: the RUN item takes one update per 10,000 lines
@@ -120,24 +121,29 @@ class CountResult:
     failed: list[tuple[MessageCounts, Exception]] = field(default_factory=list)
 
 
-def _add_expression(counters: Counter, sets: dict[str, set[int]]) -> tuple[str, dict, dict]:
-    """`ADD` of counters and number sets, with attribute names and values placeholders."""
-    names: dict[str, str] = {}
-    values: dict[str, dict] = {}
-    parts: list[str] = []
+def _add_counts(update: Update, counters: Counter, sets: dict[str, set[int]]) -> Update:
+    """`ADD` of counters and number sets. Their placeholders go by position (#c0, #s0): a counter is named
+    after a log format (fmt_<name>), and a format's name may hold characters a placeholder cannot."""
     for i, name in enumerate(sorted(counters)):
-        names[f"#c{i}"] = name
-        values[f":c{i}"] = {"N": str(counters[name])}
-        parts.append(f"#c{i} :c{i}")
+        update.add(name, counters[name], alias=f"c{i}")
     for i, name in enumerate(sorted(n for n in sets if sets[n])):
-        names[f"#s{i}"] = name
-        values[f":s{i}"] = {"NS": [str(n) for n in sorted(sets[name])]}
-        parts.append(f"#s{i} :s{i}")
-    return ("ADD " + ", ".join(parts)) if parts else "", names, values
+        update.add(name, set(sets[name]), alias=f"s{i}")
+    return update
 
 
-def _and_add(expression: str, more: str) -> str:
-    return f"{expression}, {more}" if expression else f"ADD {more}"
+def encode_problem_cursor(chunk: int, line: int, etag: str) -> str | None:
+    """The `next` of a problem-lines page: where it goes on from, in the upload it belongs to."""
+    return encode_cursor(to_item({"chunk": chunk, "line": line, "etag": etag}))
+
+
+def decode_problem_cursor(cursor: str) -> tuple[int, int, str | None]:
+    """(chunk, line, etag) of a problem-lines cursor; bad_cursor() for one this listing did not write."""
+    key = decode_cursor(cursor, {"chunk", "line", "etag"})
+    try:
+        chunk, line = int(key["chunk"]["N"]), int(key["line"]["N"])
+    except (KeyError, ValueError):
+        raise bad_cursor() from None
+    return chunk, line, key["etag"].get("S")
 
 
 class LogRecords:
@@ -179,25 +185,17 @@ class LogRunRepository(RunRepository):
     # --- counting ----------------------------------------------------------------
 
     def _chunk_key(self, run_id: str, chunk: int) -> dict:
-        return self._key(f"{run_id}#C{chunk}", "C")
+        return {"pk": f"{run_id}#C{chunk}", "sk": "C"}
 
     def _section_key(self, run_id: str, section: int) -> dict:
-        return self._key(run_id, f"S#{section:09d}")
+        return {"pk": run_id, "sk": f"S#{section:09d}"}
 
-    def _conditional_update(self, key: dict, expression: str, names: dict, values: dict,
-                            condition: str | None = None) -> dict | None:
-        params: dict[str, Any] = {"TableName": self.table_name, "Key": key, "UpdateExpression": expression,
-                                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
-                                  "ReturnValues": "ALL_NEW"}
-        if condition:
-            params["ConditionExpression"] = condition
-        try:
-            return from_item(self._db.update_item(**params)["Attributes"])
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
+    def _conditional_update(self, key: dict, update: Update, condition: str | None = None) -> dict | None:
+        """The counting writes' UpdateItem (one method, so that a test can make moto apply them atomically)."""
+        return update_item(self.table_name, key, update, condition)
 
     def _get(self, key: dict) -> dict | None:
-        item = self._db.get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")
+        item = self._db.get_item(TableName=self.table_name, Key=to_item(key), ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
     def count(self, messages: list[MessageCounts]) -> CountResult:
@@ -257,19 +255,12 @@ class LogRunRepository(RunRepository):
                 sets.setdefault(name, set()).update(lines)
             if message.unparsed_lines:
                 sets.setdefault(UNPARSED_SET, set()).update(message.unparsed_lines)
-        expression, names, values = _add_expression(counters, sets)
-        expression = _and_add(expression, "#slots :slots")
-        names.update({"#expected": "expected", "#ttl": "ttl", "#slots": "slots"})
-        values.update({":slots": {"NS": [str(m.slot) for m in part]}, ":per_chunk": {"N": str(part[0].per_chunk)},
-                       ":ttl": {"N": str(int(self.now() + CHUNK_TTL_SECONDS))}})
-        conditions = []
-        for i, message in enumerate(part):
-            values[f":slot{i}"] = {"N": str(message.slot)}
-            conditions.append(f"NOT contains(#slots, :slot{i})")
-        return self._conditional_update(
-            self._chunk_key(run_id, chunk),
-            f"{expression} SET #expected = if_not_exists(#expected, :per_chunk), #ttl = if_not_exists(#ttl, :ttl)",
-            names, values, " AND ".join(conditions))
+        update = _add_counts(Update(), counters, sets).add("slots", {m.slot for m in part})
+        update.clause("SET", "#expected = if_not_exists(#expected, :per_chunk), #ttl = if_not_exists(#ttl, :ttl)",
+                      per_chunk=part[0].per_chunk, ttl=int(self.now() + CHUNK_TTL_SECONDS))
+        update.with_values(**{f"slot{i}": message.slot for i, message in enumerate(part)})
+        return self._conditional_update(self._chunk_key(run_id, chunk), update,
+                                        " AND ".join(f"NOT contains(#slots, :slot{i})" for i in range(len(part))))
 
     def _roll_chunk(self, run_id: str, chunk: int, image: dict, result: CountResult) -> None:
         problems = {name: image[name] for name in PROBLEM_SETS if image.get(name)}
@@ -284,14 +275,9 @@ class LogRunRepository(RunRepository):
                 {"pk": run_id, "sk": f"U#{chunk:09d}", "chunk": chunk, "lines": set(unparsed)}))
         section = chunk // SECTION_CHUNKS
         counters = Counter({name: int(value) for name, value in image.items() if is_counter(name)})
-        expression, names, values = _add_expression(counters, {})
-        names.update({"#expected": "expected", "#rolled": "rolled"})
-        values.update({":chunks": {"N": str(SECTION_CHUNKS)}, ":chunk": {"N": str(chunk)},
-                       ":chunk_set": {"NS": [str(chunk)]}})
-        rolled = self._conditional_update(
-            self._section_key(run_id, section),
-            f"{_and_add(expression, '#rolled :chunk_set')} SET #expected = if_not_exists(#expected, :chunks)",
-            names, values, "NOT contains(#rolled, :chunk)")
+        update = _add_counts(Update(), counters, {}).add("rolled", {chunk}, placeholder="chunk_set")
+        update.clause("SET", "#expected = if_not_exists(#expected, :chunks)", chunks=SECTION_CHUNKS, chunk=chunk)
+        rolled = self._conditional_update(self._section_key(run_id, section), update, "NOT contains(#rolled, :chunk)")
         if rolled is None:
             rolled = self._get(self._section_key(run_id, section))
         if rolled and self._complete(rolled, "rolled"):
@@ -299,11 +285,8 @@ class LogRunRepository(RunRepository):
 
     def _roll_section(self, run_id: str, section: int, image: dict, result: CountResult) -> None:
         counters = Counter({name: int(value) for name, value in image.items() if is_counter(name)})
-        expression, names, values = _add_expression(counters, {})
-        names.update({"#rolled_sections": "rolled_sections", "#pk": "pk"})
-        values.update({":section": {"N": str(section)}, ":section_set": {"NS": [str(section)]}})
-        run = self._conditional_update(self._key(run_id), _and_add(expression, "#rolled_sections :section_set"),
-                                       names, values,
+        update = _add_counts(Update(), counters, {}).add("rolled_sections", {section}, placeholder="section_set")
+        run = self._conditional_update({"pk": run_id, "sk": RUN}, update.with_values(section=section),
                                        "attribute_exists(#pk) AND NOT contains(#rolled_sections, :section)")
         result.runs[run_id] = run if run is not None else self.get(run_id)
 
@@ -318,13 +301,12 @@ class LogRunRepository(RunRepository):
         last_chunk = (messages - 1) // per_chunk
         last_section = last_chunk // SECTION_CHUNKS
         section = self._conditional_update(
-            self._section_key(run_id, last_section), "SET #expected = :n", {"#expected": "expected"},
-            {":n": {"N": str(last_chunk - last_section * SECTION_CHUNKS + 1)}})
+            self._section_key(run_id, last_section),
+            Update().clause("SET", "#expected = :n", n=last_chunk - last_section * SECTION_CHUNKS + 1))
         chunk = self._conditional_update(
-            self._chunk_key(run_id, last_chunk), "SET #expected = :n, #ttl = if_not_exists(#ttl, :ttl)",
-            {"#expected": "expected", "#ttl": "ttl"},
-            {":n": {"N": str(messages - last_chunk * per_chunk)},
-             ":ttl": {"N": str(int(self.now() + CHUNK_TTL_SECONDS))}})
+            self._chunk_key(run_id, last_chunk),
+            Update().clause("SET", "#expected = :n, #ttl = if_not_exists(#ttl, :ttl)",
+                            n=messages - last_chunk * per_chunk, ttl=int(self.now() + CHUNK_TTL_SECONDS)))
         assert section is not None and chunk is not None  # no condition: neither update can be refused
         if self._complete(chunk, "slots"):
             self._roll_chunk(run_id, last_chunk, chunk, result)

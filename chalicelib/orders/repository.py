@@ -8,58 +8,16 @@ the sparse pending-index; removing both takes them off the sweep's list.
 """
 from typing import Any, Iterator
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.adapters.dynamo import from_item, to_item
+from chalicelib.adapters.dynamo import Update, from_item, to_item
 from chalicelib.orders.states import COMPLETED, check_transition, history_entry, leaves_work_list
 from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
-
-_serialize = TypeSerializer().serialize
 
 CUSTOMER_INDEX = "customer-index"
 PENDING_INDEX = "pending-index"
 CURSOR_KEYS = {"orderId", "customerId", "createdAt"}
-
-
-class UpdateBuilder:
-    """Collects SET and REMOVE clauses with placeholder names, so no attribute trips a reserved word."""
-
-    def __init__(self):
-        self.sets: list[str] = []
-        self.removes: list[str] = []
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-
-    def name(self, attribute: str) -> str:
-        self.names[f"#{attribute}"] = attribute
-        return f"#{attribute}"
-
-    def value(self, placeholder: str, value: Any) -> str:
-        self.values[f":{placeholder}"] = _serialize(value)
-        return f":{placeholder}"
-
-    def set(self, attribute: str, value: Any) -> "UpdateBuilder":
-        self.sets.append(f"{self.name(attribute)} = {self.value(attribute, value)}")
-        return self
-
-    def append(self, attribute: str, values: list[Any]) -> "UpdateBuilder":
-        name = self.name(attribute)
-        self.sets.append(f"{name} = list_append({name}, {self.value(attribute, values)})")
-        return self
-
-    def remove(self, *attributes: str) -> "UpdateBuilder":
-        self.removes += [self.name(a) for a in attributes]
-        return self
-
-    def expression(self) -> str:
-        parts = []
-        if self.sets:
-            parts.append("SET " + ", ".join(self.sets))
-        if self.removes:
-            parts.append("REMOVE " + ", ".join(self.removes))
-        return " ".join(parts)
 
 
 class OrderRepository:
@@ -96,7 +54,7 @@ class OrderRepository:
         An illegal move raises IllegalTransition before anything is sent.
         """
         check_transition(current, new)
-        update = UpdateBuilder().set("status", new).set("updatedAt", at) \
+        update = Update().set("status", new).set("updatedAt", at) \
             .append("history", [history_entry(new, at, reason)])
         if reason:
             update.set("failureReason", reason)
@@ -107,7 +65,7 @@ class OrderRepository:
         else:
             # The sweep measures how long an order has waited in its current state.
             update.set("pendingSince", at)
-        update.values[":from"] = _serialize(current)
+        update.with_values(**{"from": current})
         dynamodb = aws.client("dynamodb")
         try:
             response = dynamodb.update_item(
@@ -155,8 +113,7 @@ class OrderRepository:
 
         False when it was already recorded (a concurrent delivery published too).
         """
-        update = UpdateBuilder().set("notifiedAt", at).remove("pendingShard", "pendingSince")
-        update.values[":completed"] = _serialize(COMPLETED)
+        update = Update().set("notifiedAt", at).remove("pendingShard", "pendingSince").with_values(completed=COMPLETED)
         dynamodb = aws.client("dynamodb")
         try:
             dynamodb.update_item(

@@ -12,8 +12,8 @@ an upload at the stage's caps on decompressed bytes and lines (caps.py).
 `UploadReader` is what the two upload flows share around their reading: the
 start of a run (a duplicate event does nothing), the continuation that takes
 over a handed-on lease (a stale one does nothing), the lease given back when
-reading fails, the run given up on when Lambda stops retrying, and the 404 of
-a status asked for an upload never seen. A flow supplies only its reading
+reading fails, and the run given up on when Lambda stops retrying (runs.py's
+latest_run is the status APIs' 404, once). A flow supplies only its reading
 step and its few differences (its metrics, what a duplicate does), as hooks,
 in the manner of Powertools' BasePartialProcessor.
 """
@@ -26,11 +26,10 @@ from typing import Any, Callable, Iterable
 from chalicelib import aws, correlation
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.clock import utc_now
-from chalicelib.errors import NotFound
 from chalicelib.logs import logger
 from chalicelib.streaming.caps import UploadCaps, capped, count_newlines, over_bytes
 from chalicelib.streaming.lines import gunzip
-from chalicelib.streaming.runs import Run, RunRepository, check_upload_key
+from chalicelib.streaming.runs import Run, RunRepository
 
 CHUNK_BYTES = 1 << 20
 
@@ -223,10 +222,3 @@ class UploadReader(ABC):
         outcome = self.runs.give_up(run, reason)
         self.on_given_up(run["run_id"], outcome)
         return outcome
-
-    def latest_run(self, key: str | None) -> Run:
-        """The newest run of an uploaded key, for a status API: 400 for no key, 404 for one never seen."""
-        run = self.runs.latest(check_upload_key(key))
-        if run is None:
-            raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
-        return run

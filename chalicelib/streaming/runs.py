@@ -60,6 +60,15 @@ def check_upload_key(key: str | None) -> str:
     return key
 
 
+def latest_run(runs: "RunRepository", key: str | None) -> Run:
+    """The newest run of an uploaded key, as the status APIs show it: 400 for no key, 404 for one never seen."""
+    from chalicelib.errors import NotFound
+    run = runs.latest(check_upload_key(key))
+    if run is None:
+        raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
+    return run
+
+
 class LeaseLost(RuntimeError):
     """Another invocation owns this run now."""
 

@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib import aws
 from chalicelib.logbatch import service as logbatch
+from chalicelib.logbatch import worker as log_worker_module
 from local_runtime.runner import EventRunner
 from tests.events import sqs_event, sqs_record
 from tests.logfiles import ACCESS_LINES, APP_LINES, ERROR_LINES, JSON_LINES
@@ -266,8 +267,8 @@ def test_two_workers_finishing_together_write_the_report_once(client, api_calls)
 def test_a_poison_line_goes_to_the_dlq_and_a_redrive_completes_the_batch(runner, monkeypatch):
     sqs = boto3.client("sqs")
     sqs.set_queue_attributes(QueueUrl=queue_url("log-processing-queue"), Attributes={"VisibilityTimeout": "0"})
-    original = logbatch.line_record
-    monkeypatch.setattr(logbatch, "line_record", lambda m, line, at: (_ for _ in ()).throw(RuntimeError("flaky"))
+    original = log_worker_module.line_record
+    monkeypatch.setattr(log_worker_module, "line_record", lambda m, line, at: (_ for _ in ()).throw(RuntimeError("flaky"))
                         if "POISON" in line.text else original(m, line, at))
     upload("poison.txt", "\n".join(APP_LINES[:3] + ["2026-11-20 10:00:09 INFO [X] POISON"]))
     runner.drain()
@@ -278,7 +279,7 @@ def test_a_poison_line_goes_to_the_dlq_and_a_redrive_completes_the_batch(runner,
     # Progress is counted a chunk at a time, and this run's one chunk waits for its poisoned line.
     assert (status["status"], status["processed_items"], status["total_items"]) == ("processing", 0, 4)
 
-    monkeypatch.setattr(logbatch, "line_record", original)  # the fault is fixed; redrive the DLQ
+    monkeypatch.setattr(log_worker_module, "line_record", original)  # the fault is fixed; redrive the DLQ
     for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]:
         sqs.send_message(QueueUrl=queue_url("log-processing-queue"), MessageBody=message["Body"])
         sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
