@@ -94,6 +94,32 @@ def _provision_identity() -> dict[str, str]:
     return {**ids, **{f"user:{name}": sub for name, sub in users.items()}}
 
 
+def event_runner(app, **options):
+    """The app's event runner (local_runtime/runner.py) on the in-process moto account: no waiting between
+    polls, no output, S3 events retried at once; `options` for the few tests that need others."""
+    import boto3
+
+    from local_runtime.runner import EventRunner
+    return EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None, s3_retry_delay=0,
+                       **options).setup()
+
+
+@pytest.fixture
+def runner(app, aws_resources):
+    return event_runner(app)
+
+
+@pytest.fixture
+def inbox(aws_resources):
+    """An SQS queue subscribed to the order notifications topic: what a subscriber receives (the SNS envelope)."""
+    import boto3
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="order-notifications-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(TopicArn=aws_resources["OrderNotificationsTopic"], Protocol="sqs", Endpoint=arn)
+    return url
+
+
 @pytest.fixture
 def tokens(aws_resources):
     """ID tokens of every kind of caller (tests/auth.py's CALLERS), issued by the moto pool."""

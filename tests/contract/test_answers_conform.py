@@ -10,20 +10,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import boto3
-import pytest
 
 from chalicelib.openapi import document
-from local_runtime.runner import EventRunner
 from tests.contract.support import answer_problems, operations_of, routes_of
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def runner(app, aws_resources):
-    return EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None,
-                       s3_retry_delay=0).setup()
 
 
 class Checked:

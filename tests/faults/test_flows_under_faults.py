@@ -20,7 +20,6 @@ from collections import Counter
 from decimal import Decimal
 
 import boto3
-import pytest
 
 from chalicelib.adapters.dynamo import from_item
 from chalicelib.catalog.model import render_report
@@ -325,16 +324,6 @@ def test_invoices_under_faults_are_each_stored_once_with_exact_counts_and_one_re
 
 
 # --- orders --------------------------------------------------------------------
-
-@pytest.fixture
-def inbox(aws_resources):
-    """An SQS queue subscribed to the notifications topic: what a subscriber receives."""
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="order-notifications-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns").subscribe(TopicArn=aws_resources["OrderNotificationsTopic"], Protocol="sqs", Endpoint=arn)
-    return url
-
 
 def notifications(inbox_url: str) -> list[tuple[dict, dict]]:
     sqs, found = boto3.client("sqs"), []

@@ -20,13 +20,12 @@ import json
 import zlib
 from urllib.parse import quote
 
-import boto3
 import pytest
 from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 from chalicelib.logbatch import service as logbatch
-from local_runtime.runner import EventRunner
+from tests.conftest import event_runner
 from tests.fuzz.support import TRIED, aws, budget, dump, odd_text, record_calls
 from tests.logfiles import ACCESS_LINES, APP_LINES, ERROR_LINES, JSON_LINES
 
@@ -38,8 +37,7 @@ upload_numbers = itertools.count(1)
 
 @pytest.fixture
 def runner(app, aws_resources):
-    return EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None, s3_retry_delay=0,
-                       concurrency=1).setup()
+    return event_runner(app, concurrency=1)
 
 
 @pytest.fixture

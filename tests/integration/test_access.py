@@ -8,7 +8,6 @@ the app's authorizer as API Gateway does.
 import json
 import uuid
 
-import pytest
 
 from tests.auth import CALLERS
 

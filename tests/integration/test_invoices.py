@@ -7,19 +7,12 @@ import boto3
 import pytest
 
 from chalicelib import aws
-from local_runtime.runner import EventRunner
 from tests.conftest import PROJECT_DIR, SHARED_SAMPLES
 from tests.events import s3_event
 
 BUCKET, REPORTS = "notas-fiscais", "async-catalog-reports-dev"
 SAMPLE = SHARED_SAMPLES / "notas_fiscais_2025.json"
 EXAMPLE_CSV = (PROJECT_DIR / "examples" / "notas_fiscais.csv").read_bytes()
-
-
-@pytest.fixture
-def runner(app, aws_resources):
-    return EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None,
-                       s3_retry_delay=0).setup()
 
 
 @pytest.fixture

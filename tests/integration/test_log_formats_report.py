@@ -6,11 +6,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
-import pytest
 
 from chalicelib.logbatch import service as logbatch
 from chalicelib.logbatch.parsing import load_formats, parse_line
-from local_runtime.runner import EventRunner
 from tests.integration.test_log_batches import report, upload
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
@@ -19,12 +17,6 @@ POS_FORMAT = {"name": "pos-terminal",
               "levels": {"ERR": "ERROR", "OK": "INFO"}}
 POS_LINES = ["2026-11-20 10:00:01 T7 OK sale 991 approved", "2026-11-20 10:00:02 T7 ERR card reader offline",
              "2026-11-20 10:00:03 T12 OK sale 992 approved"]
-
-
-@pytest.fixture
-def runner(app, aws_resources):
-    return EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None,
-                       s3_retry_delay=0).setup()
 
 
 def test_the_report_counts_lines_by_format_and_shows_the_first_unparsed_ones_clipped(runner, client):

@@ -43,16 +43,6 @@ def erase(client, customer_id, headers=None):
     return client.http.delete(f"/customers/{customer_id}/personal-data", headers=headers or {})
 
 
-@pytest.fixture
-def inbox(aws_resources):
-    """A queue subscribed to the notifications topic, as a subscriber receives them (the SNS envelope)."""
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="contacts-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns").subscribe(TopicArn=aws_resources["OrderNotificationsTopic"], Protocol="sqs", Endpoint=arn)
-    return url
-
-
 def notifications(url):
     found = []
     while messages := boto3.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):

@@ -15,16 +15,6 @@ from chalicelib.orders.service import OrderWorker
 from tests.events import sqs_event, sqs_record
 
 
-@pytest.fixture
-def inbox(aws_resources):
-    """An SQS queue subscribed to the notifications topic: what a subscriber would receive."""
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="order-notifications-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns").subscribe(TopicArn=aws_resources["OrderNotificationsTopic"], Protocol="sqs", Endpoint=arn)
-    return url
-
-
 def notifications(inbox_url):
     """Every notification delivered so far, as (message, attributes)."""
     sqs, found = boto3.client("sqs"), []

@@ -7,7 +7,6 @@ import signal
 import tempfile
 
 import pytest
-import requests
 
 from local_runtime.postgres import LocalPostgres, find_bin_dir
 from tests.e2e.conftest import LocalSystem, port_is_open, wait_until

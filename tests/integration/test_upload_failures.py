@@ -6,14 +6,13 @@ import pytest
 
 from chalicelib.invoices import service as invoices
 from chalicelib.logbatch import service as logbatch
-from local_runtime.runner import EventRunner
+from tests.conftest import event_runner
 from tests.events import sqs_event, sqs_record
 
 
 @pytest.fixture
 def runner(app, aws_resources):
-    return EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None, s3_retry_delay=0,
-                       failure_queue="upload-failures").setup()
+    return event_runner(app, failure_queue="upload-failures")
 
 
 def broken(monkeypatch, target: str):
