@@ -3,17 +3,15 @@ from chalice import AuthResponse, Chalice, Rate
 from chalice.app import Request
 
 from chalicelib import settings
-from chalicelib.bootstrap import upload_failures
 from chalicelib.batch import handle_each_body, handle_each_record, handle_whole_batch
-from chalicelib.catalog.service import catalog
+from chalicelib.bootstrap import (catalog, invoice_ingester, invoice_reader, invoice_upload_status,
+                                  log_batch_problem_lines, log_batch_status, log_splitter, log_worker, order_sweeper,
+                                  order_worker, orders, token_verifier, upload_failures)
 from chalicelib.catalog.stores import product_store_name
-from chalicelib.identity import CUSTOMERS, allowing, token_verifier
+from chalicelib.identity import CUSTOMERS, allowing
 from chalicelib.http import correlate_request, json_errors, json_response, location_of, parse_json_object
-from chalicelib.invoices.service import invoice_ingester, invoice_reader, invoice_upload_status
-from chalicelib.logbatch.service import log_batch_problem_lines, log_batch_status, log_splitter, log_worker
 from chalicelib.metrics import per_invocation
 from chalicelib.openapi import openapi_response
-from chalicelib.orders.service import order_sweeper, order_worker, orders
 from chalicelib.privacy import erase_customer
 from chalicelib.s3events import ignoring_test_events, uploaded_object
 

@@ -17,10 +17,9 @@ import hashlib
 import json
 import time
 import uuid
-from functools import lru_cache
 from typing import Any, Callable
 
-from chalicelib import aws, settings
+from chalicelib import aws
 from chalicelib.errors import ClientError, InvalidRequest
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -86,6 +85,10 @@ class IdempotencyKeys:
         return False
 
 
-@lru_cache(maxsize=None)
-def idempotency_keys() -> IdempotencyKeys:
-    return IdempotencyKeys(settings.idempotency_keys_table(), settings.idempotency_key_hours())
+def __getattr__(name: str) -> Any:
+    """`idempotency_keys`, the table's getter, is chalicelib/bootstrap.py's: found there for the callers that
+    import it from here."""
+    if name == "idempotency_keys":
+        from chalicelib import bootstrap
+        return bootstrap.idempotency_keys
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,10 +27,9 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Any, Callable
 
-from chalicelib import settings
 from chalicelib.errors import ClientError
 
 OPERATORS = "operators"
@@ -89,7 +88,9 @@ class Caller:
         return cls(sub=str(sub), username=str(authorizer.get("username") or ""), groups=groups)
 
 
-def _fetch_json(url: str) -> dict[str, Any]:
+def fetch_keys(url: str) -> dict[str, Any]:
+    """The pool's JWKS document. Looked up when keys are fetched, so that in-process tests can route it through
+    the HTTP library moto patches."""
     with urllib.request.urlopen(url, timeout=JWKS_TIMEOUT_SECONDS) as answer:  # noqa: S310 (https or the emulator)
         return json.loads(answer.read())
 
@@ -98,7 +99,7 @@ class TokenVerifier:
     """Checks a pool's ID tokens against its published keys, fetched once per container and cached."""
 
     def __init__(self, issuer: str, audience: str, jwks_url: str,
-                 fetch: Callable[[str], dict[str, Any]] = _fetch_json, clock: Callable[[], float] = time.time):
+                 fetch: Callable[[str], dict[str, Any]] | None = None, clock: Callable[[], float] = time.time):
         self.issuer, self.audience, self.jwks_url = issuer, audience, jwks_url
         self.fetch, self.clock = fetch, clock
         self._keys: dict[str, Any] = {}
@@ -154,7 +155,7 @@ class TokenVerifier:
 
         # A failed fetch is not the caller's fault, but it cannot be let through either: it raises, and
         # API Gateway answers 500 (AUTHORIZER_FAILURE) rather than admitting or blaming the caller.
-        keys = jwt.PyJWKSet.from_dict(self.fetch(self.jwks_url)).keys
+        keys = jwt.PyJWKSet.from_dict((self.fetch or fetch_keys)(self.jwks_url)).keys
         self._keys = {k.key_id: k.key for k in keys if k.key_id}
         self._fetched_at = self.clock()
 
@@ -199,7 +200,10 @@ def allowing(current_request: Callable[[], Any], *groups: str) -> Callable:
     return decorate
 
 
-@lru_cache(maxsize=None)
-def token_verifier() -> TokenVerifier:
-    """The stage's pool and client, as settings name them; one per container, so its keys are fetched once."""
-    return TokenVerifier(settings.user_pool_issuer(), settings.user_pool_client_id(), settings.user_pool_jwks_url())
+def __getattr__(name: str) -> Any:
+    """`token_verifier`, the verifier's getter, is chalicelib/bootstrap.py's (built once per container, so the
+    pool's keys are fetched once): found there for the callers that import it from here."""
+    if name == "token_verifier":
+        from chalicelib import bootstrap
+        return bootstrap.token_verifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

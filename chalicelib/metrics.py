@@ -20,7 +20,6 @@ may hold counts of an invocation running beside it; the sums stay right.)
 
 The metric names are in METRICS, each with what it counts.
 """
-import os
 import threading
 from collections import Counter
 from typing import Any, Callable
@@ -28,7 +27,7 @@ from typing import Any, Callable
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-from chalicelib import correlation
+from chalicelib import correlation, settings
 
 NAMESPACE = "AsyncCatalog"
 DIMENSION = "stage"
@@ -86,7 +85,7 @@ def count(name: str, value: int = 1) -> None:
 
 
 def stage() -> str:
-    return os.environ.get("STAGE") or "unknown"
+    return settings.stage_name()
 
 
 def _provider(counts: dict[str, int]) -> AmazonCloudWatchEMFProvider:

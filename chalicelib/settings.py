@@ -1,9 +1,14 @@
-"""Resource names, read from the environment that `.chalice/config.json` sets per stage.
+"""The stage's settings, read from the environment that `.chalice/config.json` sets per stage: the one place
+the app reads it.
 
-Names are read when first needed, not at import, so a test or a tool can set
-the environment after importing the app.
+Each reader is read when first needed, not at import, so a test or a tool can
+set the environment after importing the app. `Settings` is all of them at
+once, frozen: what chalicelib/bootstrap.py builds the services from (and
+reads again after its `reset()`).
 """
 import os
+from dataclasses import dataclass, fields
+from typing import overload
 
 
 class MissingSetting(RuntimeError):
@@ -17,6 +22,25 @@ def setting(name: str, default: str | None = None) -> str:
             f"environment variable {name} is not set; it comes from .chalice/config.json"
         )
     return value
+
+
+@overload
+def environment(name: str) -> str | None: ...
+@overload
+def environment(name: str, default: str) -> str: ...
+def environment(name: str, default: str | None = None) -> str | None:
+    """A variable that may be unset or empty, as is (the product database's, which their reader interprets)."""
+    return os.environ.get(name, default)
+
+
+def stage_name() -> str:
+    """The stage (dev, prod): the dimension of every metric. "unknown" outside a deployed or local stage."""
+    return os.environ.get("STAGE") or "unknown"
+
+
+def product_store() -> str:
+    """PRODUCT_STORE, which store holds the products: dynamodb (the default) or postgres (checked by its user)."""
+    return os.environ.get("PRODUCT_STORE") or "dynamodb"
 
 
 def product_queue() -> str:
@@ -107,6 +131,16 @@ def order_notifications_topic() -> str:
 def order_notifications_topic_arn() -> str | None:
     """Set by the CloudFormation template (the topic's Ref); unset locally, where the ARN is built."""
     return os.environ.get("ORDER_NOTIFICATIONS_TOPIC_ARN") or None
+
+
+def orders_requeue_after_seconds() -> float:
+    """How long an order may wait in RECEIVED (or unnotified in COMPLETED) before the sweep re-queues it."""
+    return float(os.environ.get("ORDERS_REQUEUE_AFTER_SECONDS", "60"))
+
+
+def orders_stuck_after_seconds() -> float:
+    """How long an order may stay PROCESSING: the queue's visibility (180 s) × 5 receives, then it is FAILED."""
+    return float(os.environ.get("ORDERS_STUCK_AFTER_SECONDS", "900"))
 
 
 def user_pool_id() -> str:
@@ -205,3 +239,48 @@ def order_contact_retention_days() -> int:
     """Days an order's contact (its `notify` e-mail or phone) is kept, counted from the order's placement, which
     its completion follows within minutes; then DynamoDB's TTL deletes it. 30 by default, at least 1."""
     return int(setting("ORDER_CONTACT_RETENTION_DAYS", "30"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting a service is built from, read once (by `from_environment`) and then fixed."""
+    product_store: str
+    product_queue: str
+    product_table: str
+    reports_bucket: str
+    input_logs_bucket: str
+    processed_data_bucket: str
+    log_queue: str
+    log_split_queue: str
+    processed_logs_table: str
+    log_batches_table: str
+    log_lines_per_message: int
+    log_split_time_budget: float | None
+    log_records_retention_days: int
+    log_formats: str | None
+    invoices_bucket: str
+    invoice_ingest_queue: str
+    invoices_table: str
+    invoice_uploads_table: str
+    invoice_ingest_time_budget: float | None
+    invoice_default_issuer: str | None
+    invoice_retention_years: int
+    orders_queue: str
+    orders_table: str
+    order_notifications_topic: str
+    order_notifications_topic_arn: str | None
+    orders_max_receive_count: int
+    orders_requeue_after_seconds: float
+    orders_stuck_after_seconds: float
+    order_contacts_table: str
+    order_contact_retention_days: int
+    idempotency_keys_table: str
+    idempotency_key_hours: int
+    # Not the user pool's: the local runtime and the tests create the pool after importing the app, so the token
+    # verifier reads them when it is built (chalicelib/bootstrap.py).
+
+    @classmethod
+    def from_environment(cls) -> "Settings":
+        """Each field from the reader of the same name above; MissingSetting for a required one unset."""
+        readers = globals()
+        return cls(**{f.name: readers[f.name]() for f in fields(cls)})

@@ -844,8 +844,7 @@ def start_console(runner, session, environment: dict[str, str], host: str, port:
                   api: str | None = None) -> ConsoleServer:
     """The console of a running `make run`: the runner's history and fault switch, the app's status services."""
     from chalice.app import SQSEventConfig
-    from chalicelib.invoices.service import invoice_upload_status
-    from chalicelib.logbatch.service import log_batch_status
+    from chalicelib.bootstrap import invoice_upload_status, log_batch_status
     data = ConsoleData(session, environment, history=runner.history, faults=runner.faults,
                        log_status=log_batch_status, invoice_status=invoice_upload_status, api=api)
     handlers = [s.name for s in runner.app.event_sources if isinstance(s, SQSEventConfig)]

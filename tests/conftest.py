@@ -34,17 +34,9 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 def _reset_caches():
-    from chalicelib import aws, identity
-    from chalicelib.catalog.service import catalog
-    from chalicelib.invoices import service as invoices
-    from chalicelib.logbatch import service as logbatch
-    from chalicelib.orders import service as orders
+    from chalicelib import aws, bootstrap
     aws.reset()
-    identity.token_verifier.cache_clear()
-    catalog.cache_clear()
-    logbatch.reset()
-    invoices.reset()
-    orders.reset()
+    bootstrap.reset()
 
 
 @pytest.fixture
@@ -89,8 +81,7 @@ def _provision_identity() -> dict[str, str]:
     users = create_demo_users(boto3.client("cognito-idp"), ids[USER_POOL.id_env])
     # In process, moto answers the pool's JWKS URL only to `requests` (which it patches), not to the urllib the
     # authorizer uses on AWS and against `make run`'s emulator: only the transport of the key fetch differs.
-    identity.token_verifier.cache_clear()
-    identity.token_verifier().fetch = lambda url: requests.get(url, timeout=5).json()
+    identity.fetch_keys = lambda url: requests.get(url, timeout=5).json()
     return {**ids, **{f"user:{name}": sub for name, sub in users.items()}}
 
 

@@ -1,15 +1,14 @@
-"""The catalog's use cases: accept a product, store it, read it back."""
-from functools import lru_cache
+"""The catalog's use cases: accept a product, store it, read it back (built by chalicelib/bootstrap.py)."""
 from typing import Any, Callable
 
-from chalicelib import metrics, settings
+from chalicelib import metrics
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.adapters.reports import ReportStore
 from chalicelib.catalog.model import NewProduct, ProductMessage, new_product_id, render_report
-from chalicelib.catalog.stores import ProductStore, product_repository
+from chalicelib.catalog.stores import ProductStore
 from chalicelib.clock import utc_now
 from chalicelib.errors import NotFound
-from chalicelib.idempotency import IdempotencyKeys, fingerprint, idempotency_keys
+from chalicelib.idempotency import IdempotencyKeys, fingerprint
 from chalicelib.logs import logger
 from chalicelib.pagination import bounded_page, parse_page_size
 from chalicelib.validation import parse_uuid, validate
@@ -82,12 +81,11 @@ class CatalogService:
                 "report": {"bucket": self.reports.bucket, "key": report_key(product["id"])}}
 
 
-@lru_cache(maxsize=None)
-def catalog() -> CatalogService:
-    return CatalogService(
-        products=product_repository(),  # DynamoDB or PostgreSQL, as the stage's PRODUCT_STORE says
-        queue=MessageQueue(settings.product_queue()),
-        reports=ReportStore(settings.reports_bucket()),
-        keys=idempotency_keys(),
-    )
+def __getattr__(name: str) -> Any:
+    """`catalog`, the service's getter, is chalicelib/bootstrap.py's: found there for the tests and benchmarks
+    that still import it from here (`catalog.cache_clear()` clears the bootstrap's)."""
+    if name == "catalog":
+        from chalicelib import bootstrap
+        return bootstrap.catalog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

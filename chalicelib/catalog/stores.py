@@ -5,7 +5,6 @@ Both repositories answer the same four calls with the same meanings
 which. The PostgreSQL modules (and the driver) are imported only when chosen,
 so DynamoDB stages pay nothing for them at cold start.
 """
-import os
 from decimal import Decimal
 from typing import Any, Iterable, Protocol
 
@@ -26,7 +25,7 @@ class ProductStore(Protocol):
 
 
 def product_store_name() -> str:
-    name = os.environ.get("PRODUCT_STORE") or "dynamodb"
+    name = settings.product_store()
     if name not in STORES:
         raise MissingSetting(f"PRODUCT_STORE must be one of {', '.join(STORES)}, not {name!r}")
     return name

@@ -18,7 +18,6 @@ Why this shape:
   container and read again after a failed connection (it may have rotated).
 """
 import json
-import os
 import ssl
 import threading
 from contextlib import contextmanager
@@ -31,7 +30,7 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 
 from chalicelib.errors import Unavailable
 from chalicelib.logs import logger
-from chalicelib.settings import MissingSetting, setting
+from chalicelib.settings import MissingSetting, environment, setting
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 3.0
 DEFAULT_STATEMENT_TIMEOUT_MS = 5000
@@ -75,20 +74,21 @@ def config_from_environment(read_secret: Callable[[str], dict[str, Any]] = _secr
     The variables win over the secret so a stage can point PRODUCT_DB_HOST at an
     RDS Proxy endpoint while the secret (which names the instance) gives the login.
     """
-    secret = read_secret(os.environ["PRODUCT_DB_SECRET_ARN"]) if os.environ.get("PRODUCT_DB_SECRET_ARN") else {}
+    secret_arn = environment("PRODUCT_DB_SECRET_ARN")
+    secret = read_secret(secret_arn) if secret_arn else {}
 
     def value(name: str, secret_key: str, default: str | None = None) -> str:
-        given = os.environ.get(name)
+        given = environment(name)
         if given:
             return given
         if secret.get(secret_key) not in (None, ""):
             return str(secret[secret_key])
         return setting(name, default)
 
-    ssl_mode = os.environ.get("PRODUCT_DB_SSL", "verify")
+    ssl_mode = environment("PRODUCT_DB_SSL", "verify")
     if ssl_mode not in ("verify", "require", "disable"):
         raise MissingSetting(f"PRODUCT_DB_SSL must be verify, require or disable, not {ssl_mode!r}")
-    password = os.environ.get("PRODUCT_DB_PASSWORD") or secret.get("password")
+    password = environment("PRODUCT_DB_PASSWORD") or secret.get("password")
     return DatabaseConfig(
         host=value("PRODUCT_DB_HOST", "host"),
         port=int(value("PRODUCT_DB_PORT", "port", "5432")),
@@ -96,8 +96,8 @@ def config_from_environment(read_secret: Callable[[str], dict[str, Any]] = _secr
         user=value("PRODUCT_DB_USER", "username"),
         password=password,
         ssl=ssl_mode,
-        connect_timeout=float(os.environ.get("PRODUCT_DB_CONNECT_TIMEOUT_SECONDS", DEFAULT_CONNECT_TIMEOUT_SECONDS)),
-        statement_timeout_ms=int(os.environ.get("PRODUCT_DB_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)),
+        connect_timeout=float(environment("PRODUCT_DB_CONNECT_TIMEOUT_SECONDS", str(DEFAULT_CONNECT_TIMEOUT_SECONDS))),
+        statement_timeout_ms=int(environment("PRODUCT_DB_STATEMENT_TIMEOUT_MS", str(DEFAULT_STATEMENT_TIMEOUT_MS))),
     )
 
 
@@ -190,7 +190,7 @@ class Database:
                 if lost or connection is None:
                     if connection is not None:
                         self._discard_quietly(connection)
-                    if self._config is not None and os.environ.get("PRODUCT_DB_SECRET_ARN"):
+                    if self._config is not None and environment("PRODUCT_DB_SECRET_ARN"):
                         self._config = None  # read the secret again: the password may have rotated
                 else:
                     self._give_back(connection)  # a timeout or lock wait: the connection itself is fine

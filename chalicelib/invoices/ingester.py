@@ -71,13 +71,18 @@ class StagePolicy:
                              f"not {self.retention_years} (INVOICE_RETENTION_YEARS)")
 
     @classmethod
-    def from_settings(cls) -> "StagePolicy":
-        raw = settings.invoice_default_issuer()
+    def of(cls, default_issuer: str | None, retention_years: int) -> "StagePolicy":
+        """From the stage's INVOICE_DEFAULT_ISSUER (as written) and INVOICE_RETENTION_YEARS; ValueError naming
+        the setting that breaks the rules."""
         try:
-            issuer = parse_issuer(raw) if raw is not None else None
+            issuer = parse_issuer(default_issuer) if default_issuer is not None else None
         except ValueError as error:
             raise ValueError(f"INVOICE_DEFAULT_ISSUER {error}") from None
-        return cls(issuer, settings.invoice_retention_years())
+        return cls(issuer, retention_years)
+
+    @classmethod
+    def from_settings(cls) -> "StagePolicy":
+        return cls.of(settings.invoice_default_issuer(), settings.invoice_retention_years())
 
     def expires_at(self, issue_date: str) -> int:
         """When an invoice issued on `issue_date` (ISO) may go: epoch seconds, DynamoDB's TTL format."""

@@ -23,8 +23,8 @@ FIELD_TEXT_LIMIT = 2_000  # bytes of any other parsed text (a path, a component)
 def stage_formats() -> LogFormats:
     """The stage's user-defined formats, compiled once where the services are built (a line is parsed with them
     first). A function, not the worker's attribute: line_record's three arguments are what a test replaces."""
-    from chalicelib.logbatch import service  # it builds this module's worker: imported when first used
-    return service.log_formats()
+    from chalicelib import bootstrap  # it builds this module's worker: imported when first used
+    return bootstrap.log_formats()
 
 
 def clip(text: str | None, limit: int = RECORD_TEXT_LIMIT) -> tuple[str | None, bool]:

@@ -17,19 +17,17 @@ An order's contact (`notify`) is personal data: it is kept apart, for a while
 operators: the access rules), never in a listing or a log line, and sent in
 the body of the notification, never in its attributes (notifications.py).
 """
-import os
 import time
 import uuid
-from functools import lru_cache
 from typing import Any, Callable
 
 from chalicelib import correlation, metrics, settings
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.batch import Received
-from chalicelib.catalog.stores import ProductStore, product_repository
+from chalicelib.catalog.stores import ProductStore
 from chalicelib.clock import iso_from_epoch, utc_now
 from chalicelib.errors import InvalidRequest, NotFound
-from chalicelib.idempotency import IdempotencyKeys, fingerprint, idempotency_keys
+from chalicelib.idempotency import IdempotencyKeys, fingerprint
 from chalicelib.identity import Caller, Forbidden
 from chalicelib.logs import logger
 from chalicelib.money import CENT, money_text
@@ -283,13 +281,14 @@ def parse_message(body: str) -> str:
 
 
 def requeue_after_seconds() -> float:
-    """How long an order may wait in RECEIVED (or unnotified in COMPLETED) before the sweep re-queues it."""
-    return float(os.environ.get("ORDERS_REQUEUE_AFTER_SECONDS", "60"))
+    """How long an order may wait in RECEIVED (or unnotified in COMPLETED) before the sweep re-queues it (read
+    at each sweep, as a test or an operator may change it between two)."""
+    return settings.orders_requeue_after_seconds()
 
 
 def stuck_after_seconds() -> float:
     """How long an order may stay PROCESSING: the queue's visibility (180 s) × 5 receives, then it is FAILED."""
-    return float(os.environ.get("ORDERS_STUCK_AFTER_SECONDS", "900"))
+    return settings.orders_stuck_after_seconds()
 
 
 class OrderSweeper:
@@ -342,39 +341,10 @@ class OrderSweeper:
         return None
 
 
-@lru_cache(maxsize=None)
-def _orders_table() -> OrderRepository:
-    return OrderRepository(settings.orders_table())
-
-
-@lru_cache(maxsize=None)
-def _orders_queue() -> MessageQueue:
-    return MessageQueue(settings.orders_queue())
-
-
-@lru_cache(maxsize=None)
-def order_contacts() -> OrderContacts:
-    return OrderContacts(settings.order_contacts_table(), settings.order_contact_retention_days())
-
-
-@lru_cache(maxsize=None)
-def orders() -> OrderService:
-    return OrderService(_orders_table(), _orders_queue(), idempotency_keys(), contacts=order_contacts())
-
-
-@lru_cache(maxsize=None)
-def order_worker() -> OrderWorker:
-    return OrderWorker(_orders_table(), product_repository(),
-                       OrderNotifier(settings.order_notifications_topic(), settings.order_notifications_topic_arn()),
-                       settings.orders_max_receive_count(), contacts=order_contacts())
-
-
-@lru_cache(maxsize=None)
-def order_sweeper() -> OrderSweeper:
-    return OrderSweeper(_orders_table(), _orders_queue())
-
-
-def reset() -> None:
-    """Forget the cached services (tests change settings and AWS endpoints between cases)."""
-    for cached in (_orders_table, _orders_queue, order_contacts, orders, order_worker, order_sweeper):
-        cached.cache_clear()
+def __getattr__(name: str) -> Any:
+    """The orders' service getters (and `reset`) are chalicelib/bootstrap.py's: found there for the tests and
+    tools that still take them from here."""
+    if name in ("orders", "order_worker", "order_sweeper", "order_contacts", "reset"):
+        from chalicelib import bootstrap
+        return bootstrap.reset_services if name == "reset" else getattr(bootstrap, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

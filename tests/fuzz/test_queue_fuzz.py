@@ -151,11 +151,11 @@ def test_order_worker_fails_exactly_the_malformed_messages(client, data, valid_c
 
 def start_log_run(lines: int) -> tuple[str, str]:
     """A run whose splitting is done with `lines` lines, none of them queued: the test delivers them."""
-    from chalicelib.logbatch import service as logbatch
+    from chalicelib import bootstrap
     key = f"fuzz/queue-{next(runs)}.log"
     run = {"run_id": f"{key}@etag", "batch_id": key, "bucket": "input-logs", "key": key, "etag": "etag",
            "started_at": "2026-11-20T10:00:00.000Z"}
-    tracker = logbatch._tracker()
+    tracker = bootstrap.log_runs()
     tracker.start(run, "t", 60, checkpoint_line=0, blank_lines=0, processed=0)
     tracker.close_chunks(run["run_id"], lines, 100)
     tracker.finish(run["run_id"], "t", "processing", total_lines=lines, blank_lines=0)

@@ -6,6 +6,7 @@ import json
 import boto3
 import pytest
 
+from chalicelib import bootstrap
 from chalicelib.adapters.queues import MessageQueue
 from chalicelib.logbatch import service as logbatch
 from chalicelib.logs import logger
@@ -226,8 +227,8 @@ def test_a_log_uploads_run_id_is_the_id_of_its_line_messages_its_log_lines_and_i
 
 def test_a_split_handed_to_a_continuation_sends_it_with_the_run_id(client):
     etag = boto3.client("s3").put_object(Bucket="input-logs", Key="corr/long.log", Body=LOG.encode())["ETag"]
-    splitter = logbatch.LogSplitter(logbatch._tracker(), MessageQueue("log-processing-queue"),
-                                    MessageQueue("log-split-queue"), logbatch._completion(), 1, time_budget=0)
+    splitter = logbatch.LogSplitter(bootstrap.log_runs(), MessageQueue("log-processing-queue"),
+                                    MessageQueue("log-split-queue"), bootstrap.log_completion(), 1, time_budget=0)
     assert splitter.on_upload("input-logs", "corr/long.log", etag) == "continued"
     [handover] = received("log-split-queue")
     assert carried(handover) == f"corr/long.log@{etag.strip(chr(34))}"

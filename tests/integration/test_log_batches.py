@@ -7,7 +7,7 @@ import uuid
 import boto3
 import pytest
 
-from chalicelib import aws
+from chalicelib import aws, bootstrap
 from chalicelib.logbatch import service as logbatch
 from chalicelib.logbatch import worker as log_worker_module
 from local_runtime.runner import EventRunner
@@ -185,7 +185,7 @@ def worker_event(*bodies, ids=None):
 
 def start_run(key, lines):
     """A run whose splitting is done, without queueing its lines (the test delivers them itself)."""
-    tracker = logbatch._tracker()
+    tracker = bootstrap.log_runs()
     run = {"run_id": f"{key}@etag", "batch_id": key, "bucket": INPUT, "key": key, "etag": "etag",
            "started_at": "2026-11-20T10:00:00.000Z"}
     tracker.start(run, "t", 60, checkpoint_line=0, blank_lines=0, processed=0)
@@ -238,7 +238,7 @@ def test_two_workers_finishing_together_write_the_report_once(client, api_calls)
     first, last = (line_message(run_id, "race.txt", n, t) for n, t in enumerate(APP_LINES[:2], 1))
     client.lambda_.invoke("process_log_lines", worker_event(first))
     barrier = threading.Barrier(2)
-    tracker = logbatch._tracker()
+    tracker = bootstrap.log_runs()
     count, claim, update = tracker.count, tracker.claim_report, tracker._conditional_update
     atomic = threading.Lock()  # DynamoDB applies a conditional write atomically; moto's in-process backend does not
 
@@ -322,7 +322,7 @@ def test_counts_stay_exact_across_chunks_and_sections_in_any_order_with_duplicat
     content = report("relatorio_sections.txt.json")
     assert (content["total_items"], content["processed_items"]) == (40, 40)
     assert content["by_level"] == {"DEBUG": 8, "ERROR": 8, "INFO": 16, "WARN": 8}
-    run = logbatch._tracker().get(run_id)
+    run = bootstrap.log_runs().get(run_id)
     assert sorted(int(s) for s in run["rolled_sections"]) == [0, 1, 2, 3]
 
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 import boto3
 import pytest
 
+from chalicelib import bootstrap
 from chalicelib.errors import ClientError
 from chalicelib.http import error_response, json_response
 from chalicelib.invoices import service as invoices
@@ -188,7 +189,7 @@ def test_an_invoice_upload_over_the_line_cap_fails_with_the_rows_before_it(runne
 def test_line_records_and_problem_lines_expire_after_the_stage_retention(runner):
     upload("ttl/app.log", "2026-11-20 10:00:01 ERROR [Api] down\n2026-11-20 10:00:02 INFO [Api] up\n")
     runner.drain()
-    run = logbatch._tracker().latest("ttl/app.log")
+    run = bootstrap.log_runs().latest("ttl/app.log")
     started = int(datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).timestamp())
     days = int(Stage.load("dev").environment["LOG_RECORDS_RETENTION_DAYS"])
     assert [int(r["ttl"]["N"]) for r in records_of("ttl/app.log")] == [started + days * 86400] * 2
