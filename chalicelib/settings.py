@@ -198,7 +198,7 @@ def invoice_default_issuer() -> str | None:
 
 def invoice_retention_years() -> int:
     """Whole years an invoice is kept after the end of its issue year, then expired by DynamoDB's TTL
-    (default 5, the least Brazil's tax code allows; chalicelib/invoices/service.py refuses fewer)."""
+    (default 5, the least Brazil's tax code allows; chalicelib/invoices/ingester.py refuses fewer)."""
     return int(setting("INVOICE_RETENTION_YEARS", "5"))
 
 

@@ -29,6 +29,10 @@ class MessageQueue:
         )
         return response["MessageId"]
 
+    def batch_sender(self, correlation_id: str | None = None) -> "BatchSender":
+        """A sender of many bodies to this queue (SendMessageBatch), all under one correlation id."""
+        return BatchSender(self, correlation_id=correlation_id)
+
 
 class SendFailed(RuntimeError):
     pass

@@ -2,15 +2,14 @@
 from typing import Any, Callable
 
 from chalicelib import metrics
-from chalicelib.adapters.queues import MessageQueue
-from chalicelib.adapters.reports import ReportStore
 from chalicelib.catalog.model import NewProduct, ProductMessage, new_product_id, render_report
 from chalicelib.catalog.stores import ProductStore
 from chalicelib.clock import utc_now
 from chalicelib.errors import NotFound
-from chalicelib.idempotency import IdempotencyKeys, fingerprint
+from chalicelib.idempotency import fingerprint
 from chalicelib.logs import logger
 from chalicelib.pagination import bounded_page, parse_page_size
+from chalicelib.ports import IdempotencyKeyStore, Queue, Reports
 from chalicelib.validation import parse_uuid, validate
 
 
@@ -19,8 +18,8 @@ def report_key(product_id: str) -> str:
 
 
 class CatalogService:
-    def __init__(self, products: ProductStore, queue: MessageQueue, reports: ReportStore,
-                 keys: IdempotencyKeys | None = None, clock: Callable[[], str] = utc_now):
+    def __init__(self, products: ProductStore, queue: Queue, reports: Reports,
+                 keys: IdempotencyKeyStore | None = None, clock: Callable[[], str] = utc_now):
         self.products = products
         self.queue = queue
         self.reports = reports

@@ -39,7 +39,7 @@ two suppliers both number their first invoice 1. The issuer
 the series (`serie`, `series`) is 1 to 5 letters or digits, and an all-digit
 series is read as a number (`001` is series `1`). Both are optional here: a
 row without them gets the stage's own issuer and series `1` when it is
-stored (chalicelib/invoices/service.py), so this module stays free of
+stored (chalicelib/invoices/ingester.py), so this module stays free of
 settings.
 
 Customer documents (CPF, CNPJ) are personal data: `mask_document` is how

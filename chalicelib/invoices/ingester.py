@@ -32,16 +32,15 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib import aws, metrics, settings
-from chalicelib.adapters.queues import MessageQueue
-from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between, utc_now
 from chalicelib.invoices.fields import DEFAULT_SERIES, Invoice, parse_issuer, validate_row
 from chalicelib.invoices.formats import UnreadableFile, reader_for
-from chalicelib.invoices.repository import InvoiceRepository, InvoiceRunRepository, issuer_series
+from chalicelib.invoices.repository import issuer_series
 from chalicelib.logs import logger
 from chalicelib.money import money_text
+from chalicelib.ports import InvoiceRuns, Invoices, Queue, Reports
 from chalicelib.streaming.lines import CorruptStream
-from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, UploadReader, open_object, run_id_for
+from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, UploadReader, run_id_for
 from chalicelib.streaming.runs import IN_PROGRESS, Run, latest_run
 
 WRITE_CHUNK_ROWS = 100  # rows held before their invoices and rejections are written
@@ -133,10 +132,10 @@ class Progress:
 class InvoiceIngester(UploadReader):
     """Reads an upload's rows into invoices and rejections: the invoice flow's reading step of an upload run."""
 
-    def __init__(self, runs: InvoiceRunRepository, invoices: InvoiceRepository, continuation: MessageQueue,
-                 reports: ReportStore, time_budget: float | None = None, policy: StagePolicy | None = None):
+    def __init__(self, runs: InvoiceRuns, invoices: Invoices, continuation: Queue,
+                 reports: Reports, time_budget: float | None = None, policy: StagePolicy | None = None):
         super().__init__(runs, continuation, time_budget)
-        self.runs: InvoiceRunRepository = runs
+        self.runs: InvoiceRuns = runs
         self.invoices = invoices
         self.reports = reports
         self.policy = policy or StagePolicy.from_settings()
@@ -183,7 +182,7 @@ class InvoiceIngester(UploadReader):
         try:
             reader_class = reader_for(run["key"])
             assert reader_class is not None, "on_upload ignores a key no reader takes"
-            reader = reader_class(open_object(run["bucket"], run["key"], run["etag"], offset),
+            reader = reader_class(self.open_object(run["bucket"], run["key"], run["etag"], offset),
                                   start_offset=offset, state=run.get("reader_state"))
             for row in reader:
                 batch.add(row)
@@ -228,7 +227,7 @@ class InvoiceIngester(UploadReader):
 class RowBatch:
     """Rows read but not yet written: their invoices (guarded by version) and their rejections."""
 
-    def __init__(self, run: dict, invoices: InvoiceRepository, runs: InvoiceRunRepository, progress: Progress,
+    def __init__(self, run: dict, invoices: Invoices, runs: InvoiceRuns, progress: Progress,
                  policy: StagePolicy):
         self.run, self.invoices, self.runs, self.progress, self.policy = run, invoices, runs, progress, policy
         self.valid: dict[tuple[str, str], dict] = {}
@@ -291,7 +290,7 @@ def _problem(problem: Any) -> dict:
     return {"field": problem.field, "problem": problem.problem}
 
 
-def upload_status(runs: InvoiceRunRepository, key: str | None, reports_bucket: str) -> dict:
+def upload_status(runs: InvoiceRuns, key: str | None, reports_bucket: str) -> dict:
     """GET /invoice-uploads: the key's newest run, its first problems, and where its report is once written."""
     run: Any = latest_run(runs, key)
     summary = upload_summary(run, runs.rejected_rows(run["run_id"], STATUS_PROBLEMS_SHOWN), STATUS_PROBLEMS_SHOWN)

@@ -11,8 +11,8 @@ from datetime import date
 
 from chalicelib.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.invoices.fields import MAX_CUSTOMER, mask_document, parse_issuer, parse_number, parse_series
-from chalicelib.invoices.repository import InvoiceRepository
 from chalicelib.money import money_text
+from chalicelib.ports import Invoices
 from chalicelib.pagination import bounded_page, parse_page_size
 
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -27,7 +27,7 @@ class InvoiceReader:
     LIST_PARAMS = {"customer", "from", "to", "limit", "next"}
     GET_PARAMS = {"issuer", "series"}
 
-    def __init__(self, invoices: InvoiceRepository, clock=time.time):
+    def __init__(self, invoices: Invoices, clock=time.time):
         self.invoices = invoices
         self.clock = clock
 

@@ -10,10 +10,9 @@ import uuid
 from typing import Any
 
 from chalicelib import correlation, metrics
-from chalicelib.adapters.reports import ReportStore
 from chalicelib.clock import seconds_between
-from chalicelib.logbatch.repository import LogRecords, LogRunRepository
 from chalicelib.logs import logger
+from chalicelib.ports import LogLines, LogRuns, Reports
 
 
 def report_key_for(source_key: str) -> str:
@@ -57,7 +56,7 @@ class BatchCompletion:
 
     UNPARSED_TEXT_LIMIT = 200  # characters of each unparsed line the report shows: enough to write a pattern for
 
-    def __init__(self, tracker: LogRunRepository, reports: ReportStore, records: LogRecords | None = None):
+    def __init__(self, tracker: LogRuns, reports: Reports, records: LogLines | None = None):
         self.tracker = tracker
         self.reports = reports
         self.records = records  # where the report's first unparsed lines are read (None: the report has none)

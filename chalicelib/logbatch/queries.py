@@ -5,13 +5,13 @@ from typing import Any
 from chalicelib.errors import InvalidRequest
 from chalicelib.logbatch.completion import build_report
 from chalicelib.logbatch.parsing import normalise_level
-from chalicelib.logbatch.repository import (LogRecords, LogRunRepository, decode_problem_cursor,
-                                            encode_problem_cursor)
+from chalicelib.logbatch.repository import decode_problem_cursor, encode_problem_cursor
+from chalicelib.ports import LogLines, LogRuns
 from chalicelib.pagination import clip_texts, fitting, parse_page_size
 from chalicelib.streaming.runs import check_upload_key, latest_run
 
 
-def batch_status(batch_id: str | None, tracker: LogRunRepository, reports_bucket: str) -> dict:
+def batch_status(batch_id: str | None, tracker: LogRuns, reports_bucket: str) -> dict:
     run: Any = latest_run(tracker, batch_id)
     total = run.get("total_lines")
     # The RUN item adds 10,000 lines at a time; its sections know the count to the nearest chunk.
@@ -77,7 +77,7 @@ def _read_cursor(cursor: str | None, etag: str) -> tuple[int, int]:
 
 
 def problem_lines(key: str | None, level: str | None, status: str | None, limit: str | None,
-                  cursor: str | None, tracker: LogRunRepository, records: LogRecords) -> dict:
+                  cursor: str | None, tracker: LogRuns, records: LogLines) -> dict:
     """A page of the newest run's lines at or above a level and/or with a 5xx status, in line order."""
     check_upload_key(key)  # a bad key is refused before the other parameters are looked at
     groups = _wanted_sets(level, status)

@@ -11,16 +11,16 @@ import time
 from typing import Any
 
 from chalicelib import aws, metrics
-from chalicelib.adapters.queues import BatchSender, MessageQueue
 from chalicelib.clock import utc_now
 from chalicelib.logbatch import messages
 from chalicelib.logbatch.completion import BatchCompletion
 from chalicelib.logbatch.parsing import is_header
-from chalicelib.logbatch.repository import LogRun, LogRunRepository, messages_per_chunk
+from chalicelib.logbatch.repository import LogRun, messages_per_chunk
 from chalicelib.logs import logger
+from chalicelib.ports import LogRuns, Queue
 from chalicelib.streaming.caps import OverCap
 from chalicelib.streaming.lines import CorruptStream, LineReader
-from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, UploadReader, open_object, run_id_for
+from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, UploadReader, run_id_for
 
 ACCEPTED_SUFFIXES = (".txt", ".jsonl", ".log")
 
@@ -32,7 +32,7 @@ def accepted(key: str) -> bool:
 class LogSplitter(UploadReader):
     """Splits an upload into queued line messages: the log flow's reading step of an upload run."""
 
-    def __init__(self, tracker: LogRunRepository, lines_queue: MessageQueue, continuation_queue: MessageQueue,
+    def __init__(self, tracker: LogRuns, lines_queue: Queue, continuation_queue: Queue,
                  completion: BatchCompletion, lines_per_message: int = 1, time_budget: float | None = None,
                  monotonic=time.monotonic):
         super().__init__(tracker, continuation_queue, time_budget, monotonic)
@@ -76,7 +76,7 @@ class LogSplitter(UploadReader):
         seq, received_at = int(run.get("checkpoint_seq", 0)), run["started_at"]
         blank_before, headers = int(run.get("blank_lines", 0)), int(run.get("header_lines", 0))
         try:
-            stream = open_object(run["bucket"], run["key"], run["etag"], offset, lines_before=first_line)
+            stream = self.open_object(run["bucket"], run["key"], run["etag"], offset, lines_before=first_line)
             reader = LineReader(stream, start_offset=offset, start_line=first_line,
                                 max_line_bytes=messages.MAX_MESSAGE_BYTES - 1000)
         except ObjectReplaced:
@@ -84,7 +84,7 @@ class LogSplitter(UploadReader):
             logger.info("upload replaced or removed before splitting; its newer upload is its own run",
                         run_id=run_id)
             return "superseded"
-        sender = BatchSender(self.lines_queue, correlation_id=run_id)
+        sender = self.lines_queue.batch_sender(correlation_id=run_id)
         group: list[tuple[int, str, bool]] = []
         stopped, ending = {}, "processing"  # why reading ended before the end of the file, if it did
         try:

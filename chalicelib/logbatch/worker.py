@@ -12,9 +12,9 @@ from chalicelib.clock import utc_now
 from chalicelib.logbatch import messages
 from chalicelib.logbatch.completion import BatchCompletion
 from chalicelib.logbatch.parsing import LogFormats, parse_line, status_class
-from chalicelib.logbatch.repository import (UNPARSED_SAMPLE, LogRecords, LogRunRepository, MessageCounts,
-                                            problem_sets_of)
+from chalicelib.logbatch.repository import UNPARSED_SAMPLE, MessageCounts, problem_sets_of
 from chalicelib.logs import logger
+from chalicelib.ports import LogLines, LogRuns
 
 RECORD_TEXT_LIMIT = 150_000  # bytes of raw line and of message each: a DynamoDB item is at most 400 KB
 FIELD_TEXT_LIMIT = 2_000  # bytes of any other parsed text (a path, a component): they share what is left
@@ -67,7 +67,7 @@ def expires_at(message: messages.LogMessage) -> int:
 
 
 class LogWorker:
-    def __init__(self, records: LogRecords, tracker: LogRunRepository, completion: BatchCompletion):
+    def __init__(self, records: LogLines, tracker: LogRuns, completion: BatchCompletion):
         self.records = records
         self.tracker = tracker
         self.completion = completion

@@ -24,12 +24,12 @@ from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable
 
 from chalicelib import aws, correlation
-from chalicelib.adapters.queues import MessageQueue
 from chalicelib.clock import utc_now
 from chalicelib.logs import logger
+from chalicelib.ports import Queue, Runs
 from chalicelib.streaming.caps import UploadCaps, capped, count_newlines, over_bytes
 from chalicelib.streaming.lines import gunzip
-from chalicelib.streaming.runs import Run, RunRepository
+from chalicelib.streaming.runs import Run
 
 CHUNK_BYTES = 1 << 20
 
@@ -103,7 +103,7 @@ def parse_handover(body: str) -> tuple[str, str]:
 class Checkpointer:
     """Periodic checkpoints for one invocation's reading loop, and the hand-over at its deadline."""
 
-    def __init__(self, runs: RunRepository, continuation: MessageQueue, run_id: str, token: str, *,
+    def __init__(self, runs: Runs, continuation: Queue, run_id: str, token: str, *,
                  context: Any = None, time_budget: float | None = None, every_seconds: float = 10,
                  safety_margin_seconds: float = 30, lease_seconds: int = 60,
                  monotonic: Callable[[], float] = time.monotonic):
@@ -142,8 +142,10 @@ class UploadReader(ABC):
     LEASE_SECONDS = 60
     CHECKPOINT_EVERY_SECONDS = 10
     SAFETY_MARGIN_SECONDS = 30  # left for the last flush and the hand-over
+    # Where the object's bytes come from: S3, or a fake in the services' unit tests (tests/unit/test_log_services.py).
+    open_object = staticmethod(open_object)
 
-    def __init__(self, runs: RunRepository, continuation: MessageQueue, time_budget: float | None = None,
+    def __init__(self, runs: Runs, continuation: Queue, time_budget: float | None = None,
                  monotonic: Callable[[], float] = time.monotonic):
         self.runs = runs
         self.continuation = continuation

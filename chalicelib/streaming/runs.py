@@ -13,7 +13,7 @@ what status APIs show.
 """
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypedDict
+from typing import Any, Callable, Iterator, Protocol, TypedDict
 
 from chalicelib.adapters.dynamo import Update, from_item, to_item, update_item
 from chalicelib import aws
@@ -60,7 +60,11 @@ def check_upload_key(key: str | None) -> str:
     return key
 
 
-def latest_run(runs: "RunRepository", key: str | None) -> Run:
+class _Latest(Protocol):
+    def latest(self, key: str) -> "Run | None": ...
+
+
+def latest_run(runs: _Latest, key: str | None) -> Run:
     """The newest run of an uploaded key, as the status APIs show it: 400 for no key, 404 for one never seen."""
     from chalicelib.errors import NotFound
     run = runs.latest(check_upload_key(key))

@@ -1,0 +1,93 @@
+"""The log worker and completion on in-memory fakes (tests/fakes.py): lines stored and counted once, one report.
+
+The splitter's reading is tested here too, on a fake object stream; the
+exact chunk counting and DynamoDB's conditions stay with the moto tests."""
+import json
+
+import pytest
+
+from chalicelib.logbatch import messages
+from chalicelib.logbatch.completion import BatchCompletion
+from chalicelib.logbatch.splitter import LogSplitter
+from chalicelib.logbatch.worker import LogWorker
+from tests.fakes import FakeLogLines, FakeLogRuns, FakeQueue, FakeReports
+
+LINES = ["2026-11-20 10:00:01 INFO [A] started", "2026-11-20 10:00:02 ERROR [B] failed", "not a log line"]
+RUN = {"run_id": "app.log@e1", "batch_id": "app.log", "bucket": "input-logs", "key": "app.log", "etag": "e1",
+       "started_at": "2026-11-20T10:00:00.000Z"}
+
+
+@pytest.fixture
+def parts():
+    return FakeLogRuns(), FakeLogLines(), FakeReports("processed-data")
+
+
+@pytest.fixture
+def worker(parts):
+    runs, lines, reports = parts
+    return LogWorker(lines, runs, BatchCompletion(runs, reports, lines))
+
+
+def split_by_hand(runs: FakeLogRuns, lines: list[str]) -> list[tuple[str, str]]:
+    """The run as the splitter leaves it (all lines sent, total known), and its messages."""
+    runs.start(RUN, "t", 60, processed=0)
+    runs.finish(RUN["run_id"], "t", "processing", total_lines=len(lines), blank_lines=0, header_lines=0)
+    return [(f"m{n}", messages.encode(RUN["run_id"], RUN["batch_id"], n - 1, 100, [(n, text, False)],
+                                      RUN["started_at"])) for n, text in enumerate(lines, 1)]
+
+
+def test_every_line_is_stored_and_counted_once_and_the_report_written_once(worker, parts):
+    runs, lines, reports = parts
+    received = split_by_hand(runs, LINES)
+    assert worker.process(received) == []
+    assert worker.process(received[:1]) == []  # a redelivery: stored again, counted nowhere
+    assert sorted(lines.records) == [f"app.log@e1#{n:09d}" for n in (1, 2, 3)]
+    report = json.loads(reports.texts["relatorio_app.log.json"])
+    assert (report["total_items"], report["processed_items"], report["unparsed_items"]) == (3, 3, 1)
+    assert report["by_level"]["ERROR"] == 1 and report["unparsed_lines"] == [{"line": 3, "text": "not a log line"}]
+    assert runs.get(RUN["run_id"])["status"] == "completed"
+
+
+def test_a_malformed_message_fails_alone(worker, parts):
+    received = split_by_hand(parts[0], LINES[:1])
+    assert worker.process([("bad", "{not json"), *received]) == ["bad"]
+    assert "relatorio_app.log.json" in parts[2].texts
+
+
+class Stream:
+    """A fake S3 object for the splitter (what open_object yields: the decompressed bytes from an offset)."""
+
+    def __init__(self, text: str):
+        self.data = text.encode()
+
+    def __call__(self, bucket, key, etag, offset=0, lines_before=None, caps=None):
+        return iter([self.data[offset:]])
+
+
+def test_the_splitter_sends_each_line_once_and_completes_an_empty_upload_at_once(parts):
+    runs, lines, reports = parts
+    queue, continuations = FakeQueue("log-processing-queue"), FakeQueue("log-split-queue")
+    splitter = LogSplitter(runs, queue, continuations, BatchCompletion(runs, reports, lines), lines_per_message=2)
+    splitter.open_object = Stream("\n".join(LINES) + "\n\n")
+    assert splitter.on_upload("input-logs", "app.log", etag="e1") == "split"
+    assert splitter.on_upload("input-logs", "app.log", etag="e1") == "duplicate"
+    sent = [messages.decode(body) for body in queue.bodies]
+    assert [[line.number for line in m.lines] for m in sent] == [[1, 2], [3]]
+    run = runs.latest("app.log")
+    assert (run["total_lines"], run["blank_lines"], run["status"]) == (3, 1, "processing")
+    splitter.open_object = Stream("")
+    assert splitter.on_upload("input-logs", "empty.log", etag="e2") == "split"
+    assert json.loads(reports.texts["relatorio_empty.log.json"])["total_items"] == 0
+
+
+def test_a_split_out_of_time_hands_over_and_the_continuation_finishes_it(parts):
+    runs, lines, reports = parts
+    queue, continuations = FakeQueue("log-processing-queue"), FakeQueue("log-split-queue")
+    splitter = LogSplitter(runs, queue, continuations, BatchCompletion(runs, reports, lines), time_budget=0)
+    splitter.open_object = Stream("\n".join(LINES) + "\n")
+    assert splitter.on_upload("input-logs", "app.log", etag="e1") == "continued"
+    [handover] = continuations.bodies
+    splitter.time_budget = None
+    assert splitter.on_continuation(handover) == "split"
+    assert splitter.on_continuation(handover) == "stale"
+    assert sorted(line.number for body in queue.bodies for line in messages.decode(body).lines) == [1, 2, 3]
