@@ -39,17 +39,6 @@ def log_lines():
     logger.setLevel(previous_level)
 
 
-@pytest.fixture
-def inbox(aws_resources):
-    """An SQS queue subscribed to the notifications topic (the SNS envelope, not raw delivery)."""
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="correlation-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns").subscribe(TopicArn=aws_resources["OrderNotificationsTopic"], Protocol="sqs",
-                                  Endpoint=arn, Attributes={"RawMessageDelivery": "false"})
-    return url
-
-
 def url_of(queue_name: str) -> str:
     return boto3.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
 

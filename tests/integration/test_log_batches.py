@@ -10,17 +10,10 @@ import pytest
 from chalicelib import aws, bootstrap
 from chalicelib.logbatch import service as logbatch
 from chalicelib.logbatch import worker as log_worker_module
-from local_runtime.runner import EventRunner
 from tests.events import sqs_event, sqs_record
 from tests.logfiles import ACCESS_LINES, APP_LINES, ERROR_LINES, JSON_LINES
 
 INPUT, OUTPUT = "input-logs", "processed-data"
-
-
-@pytest.fixture
-def runner(app, aws_resources):
-    return EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None,
-                       s3_retry_delay=0).setup()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from chalicelib.pagination import LIST_TEXT_BYTES, PAGE_BYTES
 from infra.alarms import add_log_volume_alarm
 from infra.cloudformation import resource_template
 from infra.stage import Stage
-from tests.integration.test_log_batches import api_calls, records_of, report, report_puts, runner, upload  # noqa: F401
+from tests.integration.test_log_batches import api_calls, records_of, report, report_puts, upload  # noqa: F401
 
 
 class Answer:
