@@ -4,7 +4,7 @@ from chalice.app import Request
 
 from chalicelib import settings
 from chalicelib.batch import handle_each_body, handle_each_record, handle_whole_batch
-from chalicelib.bootstrap import (catalog, invoice_ingester, invoice_reader, invoice_upload_status,
+from chalicelib.bootstrap import (catalog, customer_erasure, invoice_ingester, invoice_reader, invoice_upload_status,
                                   log_batch_problem_lines, log_batch_status, log_splitter, log_worker, order_sweeper,
                                   order_worker, orders, token_verifier, upload_failures)
 from chalicelib.catalog.stores import product_store_name
@@ -12,7 +12,6 @@ from chalicelib.identity import CUSTOMERS, allowing
 from chalicelib.http import correlate_request, json_errors, json_response, location_of, parse_json_object
 from chalicelib.metrics import per_invocation
 from chalicelib.openapi import openapi_response
-from chalicelib.privacy import erase_customer
 from chalicelib.s3events import ignoring_test_events, uploaded_object
 
 app = Chalice(app_name="async-catalog")
@@ -202,7 +201,7 @@ def sweep_orders(event):
 @json_errors
 @operators
 def erase_personal_data(customer_id, caller):
-    return json_response(erase_customer(customer_id, erased_by=caller.sub))
+    return json_response(customer_erasure().erase(customer_id, erased_by=caller.sub))
 
 
 # --- The contract: OpenAPI 3.1 generated from these routes and the pydantic models (chalicelib/openapi) ---

@@ -31,6 +31,7 @@ from chalicelib.orders.contacts import OrderContacts
 from chalicelib.orders.notifications import OrderNotifier
 from chalicelib.orders.repository import OrderRepository
 from chalicelib.orders.service import OrderService, OrderSweeper, OrderWorker
+from chalicelib.privacy import CustomerErasure
 from chalicelib.settings import Settings
 from chalicelib.uploadfailures import UploadFailures
 
@@ -189,6 +190,12 @@ def order_worker() -> OrderWorker:
 @built_once
 def order_sweeper() -> OrderSweeper:
     return OrderSweeper(order_repository(), orders_queue())
+
+
+@built_once
+def customer_erasure() -> CustomerErasure:
+    return CustomerErasure(order_contacts(), order_repository(), settings().invoice_retention_years,
+                           settings().idempotency_key_hours)
 
 
 # --- uploads their reader gave up on ------------------------------------------------

@@ -30,11 +30,11 @@ import hashlib
 from typing import Any
 from urllib.parse import unquote
 
-from chalicelib import settings
 from chalicelib.errors import InvalidRequest
 from chalicelib.logs import logger
 from chalicelib.orders.repository import OrderRepository
-from chalicelib.orders.service import MAX_CUSTOMER_ID, order_contacts
+from chalicelib.orders.contacts import OrderContacts
+from chalicelib.orders.service import MAX_CUSTOMER_ID
 
 LGPD_LEGAL_OBLIGATION = "LGPD art. 16, I (compliance with a legal or regulatory obligation)"
 
@@ -54,11 +54,26 @@ def parse_customer_id(raw: Any) -> str:
     return raw.strip()  # orders store it trimmed (NewOrder strips whitespace)
 
 
-def erase_customer(raw_customer_id: Any, erased_by: str) -> dict[str, Any]:
-    """Erase the customer's contacts; what was removed, per store, and what is retained, with its reason."""
-    customer_id = parse_customer_id(raw_customer_id)
-    contacts = order_contacts().erase_customer(customer_id)
-    orders = OrderRepository(settings.orders_table()).count_for_customer(customer_id)
+class CustomerErasure:
+    """Erases a customer's contacts and answers what it removed and what it keeps; built by chalicelib/bootstrap.py."""
+
+    def __init__(self, contacts: OrderContacts, orders: OrderRepository, invoice_retention_years: int,
+                 idempotency_key_hours: int):
+        self.contacts, self.orders = contacts, orders
+        self.invoice_retention_years, self.idempotency_key_hours = invoice_retention_years, idempotency_key_hours
+
+    def erase(self, raw_customer_id: Any, erased_by: str) -> dict[str, Any]:
+        """Erase the customer's contacts; what was removed, per store, and what is retained, with its reason."""
+        customer_id = parse_customer_id(raw_customer_id)
+        contacts = self.contacts.erase_customer(customer_id)
+        orders = self.orders.count_for_customer(customer_id)
+        return answer(customer_id, erased_by, contacts, orders, self.invoice_retention_years,
+                      self.idempotency_key_hours)
+
+
+def answer(customer_id: str, erased_by: str, contacts: int, orders: int, invoice_retention_years: int,
+           idempotency_key_hours: int) -> dict[str, Any]:
+    """The erasure's answer (and its audit line): what was removed, and what is kept with its reason."""
     # The audit trail names the operator and a digest of the customer id, not the id: the log outlives the data.
     logger.info("personal data erased", erased_by=erased_by, contacts_removed=contacts, orders_retained=orders,
                 customer_ref=hashlib.sha256(customer_id.encode()).hexdigest()[:16])
@@ -74,7 +89,7 @@ def erase_customer(raw_customer_id: Any, erased_by: str) -> dict[str, Any]:
              "reason": "the record of each sale; without their contacts they name no one but the pseudonymous "
                        f"customer id. {LGPD_LEGAL_OBLIGATION}"},
             {"store": "InvoicesTable", "data": "invoices naming the customer (name, CPF/CNPJ)",
-             "reason": f"fiscal records, kept {settings.invoice_retention_years()} whole years after their issue "
+             "reason": f"fiscal records, kept {invoice_retention_years} whole years after their issue "
                        f"year (INVOICE_RETENTION_YEARS) and then expired; {LGPD_LEGAL_OBLIGATION}. Not looked up: "
                        "invoices name their customer by name and document, not by this id"},
             {"store": "Cognito user pool", "data": "the customer's user (username, sub, groups)",
@@ -82,7 +97,7 @@ def erase_customer(raw_customer_id: Any, erased_by: str) -> dict[str, Any]:
                        "is a separate request (AdminDeleteUser), not done here"},
             {"store": "IdempotencyKeysTable", "data": "a SHA-256 digest of each order request sent with an "
                                                        "Idempotency-Key (not reversible to the contact)",
-             "reason": f"makes retries safe; expires after {settings.idempotency_key_hours()} hours "
+             "reason": f"makes retries safe; expires after {idempotency_key_hours} hours "
                        "(IDEMPOTENCY_KEY_HOURS)"},
         ],
     }
