@@ -618,7 +618,7 @@ def code_parallelism() -> dict:
         "sqs_send_in_flight": default(queues.BatchSender.__init__, "max_in_flight"),
         "batch_write_in_flight": default(dynamo.batch_put, "max_in_flight"),
         "conditional_put_in_flight": default(dynamo.conditional_put_all, "max_in_flight"),
-        "log_count_threads": 8,  # chalicelib/logbatch/repository.py RunTracker.count: ThreadPoolExecutor(min(8, ...))
+        "log_count_threads": 8,  # chalicelib/logbatch/repository.py, the chunk counting: ThreadPoolExecutor(min(8, ...))
         "invoice_write_chunk_rows": __import__("chalicelib.invoices.service", fromlist=["x"]).WRITE_CHUNK_ROWS,
         "log_chunk_lines": __import__("chalicelib.logbatch.repository", fromlist=["x"]).CHUNK_LINES,
         "log_section_chunks": __import__("chalicelib.logbatch.repository", fromlist=["x"]).SECTION_CHUNKS,

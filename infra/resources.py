@@ -204,7 +204,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "OrdersTable": ("GetItem", "Query", "UpdateItem"),
         "OrdersQueue": ("GetQueueUrl", "SendMessage"),
     },
-    # RunLeases.give_up: a run whose reader never started is created failed (a conditional put) and made
+    # RunRepository.give_up: a run whose reader never started is created failed (a conditional put) and made
     # the key's latest (another); one that did is updated. It reads nothing: the conditions decide.
     "record_upload_failure": {
         "LogBatchesTable": ("PutItem", "UpdateItem"),
@@ -224,9 +224,9 @@ KEPT: dict[tuple[str, str, str], str] = {
     ("sweep_orders", "OrdersQueue", "GetQueueUrl"):
         "queue URLs are cached per process; in the replay the API resolved it first, in Lambda the sweep does",
     ("ingest_invoice_upload", "InvoiceUploadsTable", "GetItem"):
-        "an event for a run already started reads it (RunLeases.start after a failed take-over)",
+        "an event for a run already started reads it (RunRepository.start after a failed take-over)",
     ("process_log_lines", "LogBatchesTable", "GetItem"):
-        "a redelivered batch whose chunk was counted re-reads the chunk or section to roll it up (RunTracker._get)",
+        "a redelivered batch whose chunk was counted re-reads the chunk or section to roll it up (LogRunRepository)",
     ("continue_log_split", "LogQueue", "GetQueueUrl"): "queue URLs are cached per process; the splitter resolved it",
     ("continue_log_split", "LogSplitQueue", "GetQueueUrl"):
         "queue URLs are cached per process; the splitter resolved it",
