@@ -23,6 +23,22 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserialize(value) for key, value in item.items()}
 
 
+def read_page(operation: str, params: dict[str, Any], from_cursor: bool) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a Query or Scan (`operation`): its items as plain records, and the cursor after them.
+
+    A start key that came from a client's cursor and that DynamoDB refuses (ValidationException) is the
+    client's mistake, a 400 naming `next`, not a 500."""
+    from chalicelib.pagination import bad_cursor, encode_cursor  # pagination knows cursors, not DynamoDB
+    dynamodb = aws.client("dynamodb")
+    try:
+        response = getattr(dynamodb, operation)(**params)
+    except dynamodb.exceptions.ClientError as error:
+        if from_cursor and error.response["Error"]["Code"] == "ValidationException":
+            raise bad_cursor() from None
+        raise
+    return [from_item(item) for item in response.get("Items", [])], encode_cursor(response.get("LastEvaluatedKey"))
+
+
 def backoff(attempt: int, base: float = 0.05, cap: float = 2.0) -> float:
     """Full-jitter exponential backoff (the AWS Architecture Blog's recommendation)."""
     return random.uniform(0, min(cap, base * 2 ** attempt))

@@ -4,8 +4,8 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from chalicelib import aws
-from chalicelib.adapters.dynamo import backoff, from_item, to_item
-from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
+from chalicelib.adapters.dynamo import backoff, from_item, read_page, to_item
+from chalicelib.pagination import decode_cursor
 
 
 BATCH_GET_LIMIT = 100
@@ -46,15 +46,7 @@ class ProductRepository:
         params: dict[str, Any] = {"TableName": self.table_name, "Limit": limit}
         if cursor:
             params["ExclusiveStartKey"] = decode_cursor(cursor, {"id"}, strings_only=True)
-        dynamodb = aws.client("dynamodb")
-        try:
-            response = dynamodb.scan(**params)
-        except dynamodb.exceptions.ClientError as error:
-            if cursor and error.response["Error"]["Code"] == "ValidationException":
-                raise bad_cursor() from None  # a cursor DynamoDB refuses is the client's, not a 500
-            raise
-        items = [from_item(item) for item in response.get("Items", [])]
-        return items, encode_cursor(response.get("LastEvaluatedKey"))
+        return read_page("scan", params, from_cursor=bool(cursor))
 
     def prices(self, product_ids: Iterable[str], max_attempts: int = 8,
                sleep: Callable[[float], None] = time.sleep) -> dict[str, Decimal]:

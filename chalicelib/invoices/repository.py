@@ -20,8 +20,8 @@ lease, counts) and one `E#<row>` item per rejected row with its problems.
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.adapters.dynamo import batch_put, conditional_put_all, from_item, to_item
-from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
+from chalicelib.adapters.dynamo import batch_put, conditional_put_all, from_item, read_page, to_item
+from chalicelib.pagination import bad_cursor, decode_cursor
 from chalicelib.streaming.runs import RunRepository
 
 CUSTOMER_INDEX = "customer-index"
@@ -113,14 +113,7 @@ class InvoiceRepository:
             if customer is not None and start["customer"] != {"S": customer}:
                 raise bad_cursor()  # another listing's cursor: DynamoDB would refuse it with a ValidationException
             params["ExclusiveStartKey"] = start
-        dynamodb = aws.client("dynamodb")
-        try:
-            response = dynamodb.query(**params) if customer is not None else dynamodb.scan(**params)
-        except dynamodb.exceptions.ClientError as error:
-            if cursor and error.response["Error"]["Code"] == "ValidationException":
-                raise bad_cursor() from None
-            raise
-        return [from_item(i) for i in response.get("Items", [])], encode_cursor(response.get("LastEvaluatedKey"))
+        return read_page("query" if customer is not None else "scan", params, from_cursor=bool(cursor))
 
 
 def expired(invoice: dict[str, Any], now: int) -> bool:

@@ -8,12 +8,11 @@ the sparse pending-index; removing both takes them off the sweep's list.
 """
 from typing import Any, Iterator
 
-from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.adapters.dynamo import Update, from_item, to_item
+from chalicelib.adapters.dynamo import Update, from_item, read_page, to_item
 from chalicelib.orders.states import COMPLETED, check_transition, history_entry, leaves_work_list
-from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
+from chalicelib.pagination import bad_cursor, decode_cursor
 
 CUSTOMER_INDEX = "customer-index"
 PENDING_INDEX = "pending-index"
@@ -132,14 +131,7 @@ class OrderRepository:
         if cursor:
             start = decode_cursor(cursor, {"orderId"}, strings_only=True)
             params["ExclusiveStartKey"] = start
-        try:
-            response = aws.client("dynamodb").scan(**params)
-        except ClientError as error:
-            if cursor and error.response["Error"]["Code"] == "ValidationException":
-                raise bad_cursor() from None
-            raise
-        items = [from_item(item) for item in response.get("Items", [])]
-        return items, encode_cursor(response.get("LastEvaluatedKey"))
+        return read_page("scan", params, from_cursor=bool(cursor))
 
     def page_for_customer(self, customer_id: str, limit: int,
                           cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -158,14 +150,7 @@ class OrderRepository:
                     not all(isinstance(v.get("S"), str) and v["S"] for v in start.values()):
                 raise bad_cursor()
             params["ExclusiveStartKey"] = start
-        try:
-            response = aws.client("dynamodb").query(**params)
-        except ClientError as error:
-            if cursor and error.response["Error"]["Code"] == "ValidationException":
-                raise bad_cursor() from None
-            raise
-        items = [from_item(item) for item in response.get("Items", [])]
-        return items, encode_cursor(response.get("LastEvaluatedKey"))
+        return read_page("query", params, from_cursor=bool(cursor))
 
     def count_for_customer(self, customer_id: str) -> int:
         """How many orders the customer has (customer-index, Select COUNT: no item is sent back)."""
