@@ -1,7 +1,7 @@
 """A capacity model of the system on AWS (`make capacity`): an analytic part and a discrete-event simulation.
 
     .venv/bin/python -m benchmarks.capacity [--stage prod] [--cpu build/bench/cpu.json] [--files 50]
-        [--lines-per-message 1] [--lever NAME=VALUE ...] [--json build/bench/capacity.json]
+        [--lines-per-message 1] [--lever NAME=VALUE ...] [--config OTHER/config.json] [--json build/bench/capacity.json]
 
 Inputs, each from where it is measured or set:
 - CPU per line, row, order and request of every handler: `make bench-cpu`'s
@@ -12,13 +12,21 @@ Inputs, each from where it is measured or set:
 - the stage: memory sizes and timeouts (.chalice/config.json), batch sizes and
   windows (app.py's event sources, as recorded by bench-cpu), the SQS
   triggers' MaximumConcurrency (infra.stage.InfraSettings.sqs_maximum_concurrency
-  when the stage sets it; else none, AWS's own caps apply), the API stage's
+  when the stage sets it; else none, AWS's own caps apply), each table's
+  WarmThroughput (infra.warm_throughput), the byte ranges an upload is read in
+  (LOG_SPLIT_PART_BYTES, LOG_SPLIT_MAX_PARTS, through chalicelib/settings.py's
+  readers and chalicelib/streaming/parts.py's part_count), the API stage's
   throttle, the queues' maxReceiveCount (infra/resources.py);
+- the code's in-flight limits as the code sets them now (the splitter's sends,
+  the planner's ranged GETs, the workers' writes), over the CPU file's record;
 - AWS's limits below, each with its source.
 
-The analytic part gives each stage's ceiling (a splitter, the workers, each
+The analytic part gives each stage's ceiling (the splitters, the workers, each
 table, each hot partition, the API) and the least of them is the
-bottleneck. The simulation (`LogSimulation`) plays the log pipeline with one
+bottleneck. An upload larger than the stage's part size is planned first (one
+pass over the object: ranged GETs at S3's rate per connection, newlines
+counted at the CPU per MB bench-cpu measures) and then read by one reader per
+part, each part counting under a partition key of its own; a .gz stays one. The simulation (`LogSimulation`) plays the log pipeline with one
 event per batch (a splitter's batch of lines, a worker's batch of messages),
 never per line: the SQS trigger's ramp, the account's concurrency, the
 splitter's hand-overs (and a .gz's re-decompression on each), each table's
@@ -94,7 +102,8 @@ ON_DEMAND_DOUBLING_SECONDS = 30 * 60
 # "your on-demand throughput rate is bounded by 40,000 table-level read and write throughput AWS service quota".
 TABLE_QUOTA_WRU = 40000
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput.html: WarmThroughput raises what
-# a table (or GSI) serves at once; a stage that sets it gives the model its value (--lever warm:<Table>=WRU).
+# a table (or GSI) serves at once; the stage sets it (infra.warm_throughput, emitted on the table by
+# infra/cloudformation.py), and `--lever warm:<Table>=WRU` tries another value.
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/DistributedQueues.html: standard
 # queues "support a nearly unlimited number of API calls per second, per API action"; and
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html: "a maximum of
@@ -104,6 +113,10 @@ SQS_IN_FLIGHT = 120_000
 # PUT/COPY/POST/DELETE or 5,500 GET/HEAD requests per second per partitioned Amazon S3 prefix".
 S3_PUT_PER_PREFIX = 3500
 S3_GET_PER_PREFIX = 5500
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance-guidelines.html ("Scale storage
+# connections horizontally"): "make one concurrent request for each 85-90 MB/s of desired network throughput".
+# The low end: what one ranged GET of the split's planning pass reads per second.
+S3_MB_PER_SECOND_PER_CONNECTION = 85.0
 # https://docs.aws.amazon.com/general/latest/gr/sns.html (Service quotas, Publish API): 30,000 per second in
 # us-east-1 (less in other Regions).
 SNS_PUBLISH_PER_SECOND = 30_000
@@ -114,6 +127,14 @@ API_GATEWAY_ACCOUNT_RPS = 10_000
 # messages per ReceiveMessage (and per DeleteMessageBatch): the trigger's pollers need B/10 of each per batch.
 SQS_MESSAGES_PER_CALL = 10
 B_PER_SEND = SQS_MESSAGES_PER_CALL  # a SendMessageBatch carries at most 10 messages (same page's SendMessageBatch)
+
+# WarmThroughput is paid once per increase above what the table (or index) already serves: "If you proactively
+# increase these default warm throughput values to pre-warm your tables, you will be charged for those requests"
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput.html; the rate is on
+# https://aws.amazon.com/dynamodb/pricing/on-demand/, "Warm throughput"). That page could not be read from here:
+# ESTIMATE the one-time charge as one hour of the increase at provisioned capacity's us-east-1 rates ($0.00065 per
+# WCU-hour, $0.00013 per RCU-hour), and check it against the page before deploying a larger value.
+WARM_THROUGHPUT_DOLLARS_PER_UNIT = {"write": 0.00065, "read": 0.00013}
 
 # --- what cannot be measured from here: assumptions, shown with their sensitivity --------------------------------
 
@@ -161,17 +182,36 @@ class Stage:
     api_burst_limit: int
     max_receive_count: dict[str, int]     # consumer function -> its queue's maxReceiveCount
     warm_wru: dict[str, int] = field(default_factory=dict)  # table logical id -> WarmThroughput write units
+    warm_rru: dict[str, int] = field(default_factory=dict)  # ... and read units (priced; the model is of writes)
     maximum_concurrency_source: str = "not set on the stage (AWS's caps apply)"
+    # A plain upload over part_bytes is planned into min(max_parts, ceil(size / part_bytes)) byte ranges, each
+    # split by its own reader (chalicelib/streaming/parts.py); the stage's LOG_SPLIT_PART_BYTES, LOG_SPLIT_MAX_PARTS.
+    part_bytes: int = 1 << 62  # a stage built here splits each upload with one reader unless it says otherwise
+    max_parts: int = 1
+    lines_per_item: int | None = None  # LOG_LINES_PER_ITEM, when the app reads one (shown; the meter prices it)
 
     def visibility_timeout(self, function: str) -> int:
         # infra/stage.py Stage.visibility_timeout: at least six times the consumer's timeout (AWS's advice).
         return max(30, 6 * self.functions[function].timeout_s)
 
 
-def load_stage(name: str, cpu: dict) -> Stage:
+def app_setting(stage, reader: str, default: Any) -> Any:
+    """A chalicelib/settings.py reader's value on the stage's environment (its default where the stage sets
+    none); `default` where the app has no such reader."""
+    from unittest import mock
+    from chalicelib import settings as app_settings
+    read = getattr(app_settings, reader, None)
+    if read is None:
+        return default
+    with mock.patch.dict("os.environ", stage.environment, clear=True):
+        return read()
+
+
+def load_stage(name: str, cpu: dict, config: Path | None = None) -> Stage:
+    """The stage of .chalice/config.json (or of another config.json, e.g. an older commit's, for a before)."""
     from infra.resources import RESOURCES
     from infra.stage import Stage as ChaliceStage
-    stage = ChaliceStage.load(name)
+    stage = ChaliceStage(name, json.loads(config.read_text())) if config else ChaliceStage.load(name)
     settings = stage.settings
     caps = dict(getattr(settings, "sqs_maximum_concurrency", None) or {})
     # infra/stage.py InfraSettings.sqs_concurrency: the stage's cap, or its default for consumers it does not
@@ -194,8 +234,26 @@ def load_stage(name: str, cpu: dict) -> Stage:
     source = ("infra.sqs_maximum_concurrency of the stage " + json.dumps(caps) +
               (" (others: InfraSettings.sqs_concurrency's default)" if hasattr(settings, "sqs_concurrency") else "")
               if caps or hasattr(settings, "sqs_concurrency") else "not set on the stage (AWS's caps apply)")
+    warm = getattr(settings, "warm_throughput", None) or {}
     return Stage(name, functions, float(settings.api_throttle_rate_limit), int(settings.api_throttle_burst_limit),
-                 receive, maximum_concurrency_source=source)
+                 receive, maximum_concurrency_source=source,
+                 warm_wru={table: int(units["write"]) for table, units in warm.items() if "write" in units},
+                 warm_rru={table: int(units["read"]) for table, units in warm.items() if "read" in units},
+                 part_bytes=int(app_setting(stage, "log_split_part_bytes", 1 << 62)),
+                 max_parts=int(app_setting(stage, "log_split_max_parts", 1)),
+                 lines_per_item=app_setting(stage, "log_lines_per_item", None))
+
+
+def warm_throughput_cost(stage: "Stage") -> dict:
+    """The stage's WarmThroughput on each table, and the one-time charge of raising a new table to it."""
+    from infra.stage import NEW_TABLE_WARM_THROUGHPUT
+    tables = {table: {"write": units} for table, units in stage.warm_wru.items()}
+    for table, units in stage.warm_rru.items():
+        tables.setdefault(table, {})["read"] = units
+    dollars = sum(max(0, units - NEW_TABLE_WARM_THROUGHPUT[kind]) * WARM_THROUGHPUT_DOLLARS_PER_UNIT[kind]
+                  for given in tables.values() for kind, units in given.items())
+    return {"tables": tables, "one_time_dollars": dollars,
+            "price": "ESTIMATE: one hour of the increase at provisioned rates; see WARM_THROUGHPUT_DOLLARS_PER_UNIT"}
 
 
 def load_cpu(path: Path | None = None) -> dict:
@@ -250,8 +308,12 @@ class Levers:
     memory: dict[str, int] = field(default_factory=dict)           # function -> MB
     max_concurrency: dict[str, int] = field(default_factory=dict)  # function -> the trigger's MaximumConcurrency
     warm_wru: dict[str, int] = field(default_factory=dict)         # table logical id -> WarmThroughput
-    split_ranges: int = 1          # splitters per upload, each on its own byte range (not built: hypothetical)
-    hot_key_spread: int = 1        # the run's counting items spread over this many partition keys (hypothetical)
+    # Readers per upload on the run's one partition key, whatever the stage plans (the hypothetical lever of before
+    # the byte ranges were built; 0: the stage's own plan, whose parts count on keys of their own).
+    split_ranges: int = 0
+    part_bytes: int | None = None  # LOG_SPLIT_PART_BYTES other than the stage's (a setting)
+    max_parts: int | None = None   # LOG_SPLIT_MAX_PARTS other than the stage's (a setting)
+    hot_key_spread: int = 1        # each key's counting items spread over this many keys more (hypothetical)
     worker_cpu_factor: float = 1.0  # a cheaper write path: the worker's CPU per line × this (hypothetical)
     resumable_gz: bool = False      # a .gz continuation that does not decompress from byte 0 (hypothetical)
     log_wru_per_line: float | None = None  # ProcessedLogsTable's write units per line (e.g. lines packed per item)
@@ -280,7 +342,8 @@ class Levers:
                 levers.resumable_gz = value.lower() in ("1", "true", "yes")
             elif kind == "log_wru_per_line":
                 levers.log_wru_per_line = float(value)
-            elif kind in ("send_in_flight", "table_quota", "invoice_ranges", "put_in_flight"):
+            elif kind in ("send_in_flight", "table_quota", "invoice_ranges", "put_in_flight", "part_bytes",
+                          "max_parts"):
                 setattr(levers, kind, int(value))
             else:
                 raise SystemExit(f"unknown lever {name!r}")
@@ -288,6 +351,8 @@ class Levers:
 
 
 def apply_levers(stage: Stage, levers: Levers) -> Stage:
+    stage = replace(stage, part_bytes=levers.part_bytes or stage.part_bytes,
+                    max_parts=levers.max_parts or stage.max_parts)
     functions = {}
     for name, function in stage.functions.items():
         function = replace(function)
@@ -301,6 +366,49 @@ def apply_levers(stage: Stage, levers: Levers) -> Stage:
 
 
 # --- the model: service times per unit ---------------------------------------------------------------------------
+
+def part_count(size: int, part_bytes: int, max_parts: int) -> int:
+    """Byte ranges of a plain upload of `size` bytes: the app's own rule (chalicelib/streaming/parts.py) when
+    importable, else the same arithmetic."""
+    try:
+        from chalicelib.streaming.parts import part_count as app_part_count
+    except ImportError:
+        if size <= part_bytes or max_parts <= 1:
+            return 1
+        return min(max_parts, -(-size // part_bytes))
+    return app_part_count(size, part_bytes, max_parts)
+
+
+def code_default(name: str) -> int | None:
+    """An in-flight limit as the code sets it today (the default of the function that takes it), or None: the
+    model on AWS takes these over bench-cpu's recorded ones, so a changed constant counts before the next run."""
+    try:
+        from chalicelib.adapters import dynamo, queues
+        from chalicelib.streaming import parts
+        where = {"sqs_send_in_flight": (queues.BatchSender.__init__, "max_in_flight"),
+                 "batch_write_in_flight": (dynamo.batch_put, "max_in_flight"),
+                 "conditional_put_in_flight": (dynamo.conditional_put_all, "max_in_flight"),
+                 "plan_in_flight": (parts.plan, "max_in_flight")}
+        function, parameter = where[name]
+        return int(inspect.signature(function).parameters[parameter].default)
+    except (ImportError, KeyError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def with_todays_code(cpu: dict) -> dict:
+    """bench-cpu's figures with the in-flight limits of the code as it is now (a constant changed since the
+    recorded run counts at once); `_changed` names what differs. Not for the emulator check, whose runs were
+    made with the recorded ones."""
+    cpu = {**cpu, "parallelism": dict(cpu["parallelism"])}
+    changed = {}
+    for name in ("sqs_send_in_flight", "batch_write_in_flight", "conditional_put_in_flight", "plan_in_flight"):
+        now = code_default(name)
+        if now is not None and now != cpu["parallelism"].get(name):
+            changed[name] = (cpu["parallelism"].get(name), now)
+            cpu["parallelism"][name] = now
+    cpu["_changed"] = changed
+    return cpu
+
 
 def retry_budget_seconds() -> float:
     """How long a worker keeps retrying unprocessed writes before it gives their messages back: the expected sum
@@ -366,8 +474,32 @@ class Model:
         return max(cpu, 1 / sends)
 
     def split_rate(self, m: int | None = None, gz: bool = False) -> float:
-        m = m or self.levers.lines_per_message
-        return self.levers.split_ranges / self.split_seconds_per_line(m, gz)
+        """Lines/s of one reader (one splitter invocation on one byte range)."""
+        return 1 / self.split_seconds_per_line(m or self.levers.lines_per_message, gz)
+
+    def split_plan(self, file_bytes: float, gz: bool = False) -> tuple[int, int]:
+        """(readers, partition keys) of one upload of `file_bytes`: the stage's byte ranges, each counted under a
+        key of its own (`<run>#R<p>`; part 0 under the run's); one of each for a .gz, which has no byte entry
+        points; or the `split_ranges` lever's readers, all on the run's key."""
+        if gz:
+            return 1, 1
+        if self.levers.split_ranges:
+            return self.levers.split_ranges, 1
+        parts = part_count(int(file_bytes), self.stage.part_bytes, self.stage.max_parts)
+        return parts, parts
+
+    def planning_seconds(self, file_bytes: float, parts: int) -> float:
+        """The first invocation's pass over the whole object before any line is sent (chalicelib/streaming/parts.py
+        `plan`): ranged GETs, `plan_in_flight` at a time, each at S3's per-connection rate, while counting newlines
+        at the measured CPU per MB; the slower of the two (the reads and the counting overlap in its threads)."""
+        if parts <= 1:
+            return 0.0
+        mb = file_bytes / 1e6
+        connections = min(parts, int(self.par.get("plan_in_flight") or code_default("plan_in_flight") or 1))
+        network = mb / (S3_MB_PER_SECOND_PER_CONNECTION * connections) + self.platform.latency("S3:GetObject")
+        figures = self.cpu["handlers"].get("split_plan")
+        cpu = figures["cpu_us_per_mb"]["median"] / 1e6 * mb / self.vcpu("split_log_upload") if figures else 0.0
+        return max(network, cpu)
 
     def split_budget_seconds(self) -> float:
         # chalicelib/streaming/resumable.py Checkpointer: the remaining time less min(30 s, a fifth of it).
@@ -448,11 +580,20 @@ class Model:
         units = mix.get("write_units", {})
         kinds = mix.get("write_units_by_item_kind", {})
         logs, batches = self._table("ProcessedLogsTable"), self._table("LogBatchesTable")
-        # S#, P# and RUN items share the run's partition key (chalicelib/logbatch/repository.py); C items do not.
-        hot = sum(v for k, v in kinds.items() if k.startswith(f"{batches} ") and k.split(" ", 1)[1] in ("S", "P", "RUN"))
+        # S# and P# items are counted on their part's key (the run's for part 0 and a one-part upload; `<run>#R<p>`
+        # for part p), the RUN item on the run's key (chalicelib/logbatch/repository.py); C items on keys of their own.
+        def kind(*names: str) -> float:
+            return sum(v for k, v in kinds.items() if k.startswith(f"{batches} ") and k.split(" ", 1)[1] in names)
         stored = self.levers.log_wru_per_line if self.levers.log_wru_per_line is not None else units.get(logs, 1.0)
+        part_key, run_key = kind("S", "P") / self.levers.hot_key_spread, kind("RUN")
         return {"ProcessedLogsTable": stored, "LogBatchesTable": units.get(batches, 0.0),
-                "hot": hot / self.levers.hot_key_spread}
+                "part_key": part_key, "run_key": run_key, "hot": part_key + run_key}
+
+    def hot_key_wru(self, keys: int) -> float:
+        """Write units per line of an upload on its busiest key, its lines spread evenly over `keys` keys: the
+        run's key takes its share of the counting items and every line's RUN roll-up."""
+        wru = self.log_wru()
+        return wru["part_key"] / keys + wru["run_key"]
 
     def _table(self, logical_id: str) -> str:
         names = self.cpu.get("table_names", {})
@@ -464,19 +605,33 @@ class Model:
 
     # --- the analytic part -------------------------------------------------------------------------------
 
-    def log_ceilings(self, files: int) -> dict[str, float]:
-        """Lines/s each stage can sustain for `files` uploads at once (warm-up ramps aside)."""
+    def splitters_at_once(self, files: int, file_bytes: float = GIB, gz: bool = False) -> tuple[int, bool]:
+        """(readers splitting at once across `files` uploads, whether continue_log_split's cap holds some back).
+
+        An upload read by one reader starts in its S3-invoked first invocation, outside the cap; when that fits
+        its whole file, `files` readers run beside the cap's; else, in the long run, only the cap's. An upload
+        planned in parts has every part started by a start message (chalicelib/logbatch/splitter.py: the
+        planner sends one per part and reads none), so all its readers are continuations, under the cap."""
+        readers, keys = self.split_plan(file_bytes, gz)
+        lines = file_bytes / self.bytes_per_line() / readers
+        fits = readers == 1 and lines / self.split_rate(None, gz) <= self.split_budget_seconds()
+        outside = files if fits and self.platform.aws else 0
+        at_once = min(files * readers, outside + self.continuation_cap())
+        return at_once, at_once < files * readers
+
+    def log_ceilings(self, files: int, file_bytes: float = GIB, gz: bool = False) -> dict[str, float]:
+        """Lines/s each stage can sustain for `files` uploads of `file_bytes` at once (warm-up ramps aside)."""
         m = self.levers.lines_per_message
         wru = self.log_wru(m)
         lines_per_batch = self.batch_messages() * m
-        workers = self.worker_concurrency_cap(splitters=files * self.levers.split_ranges)
-        # Past its first invocation an upload is split by continuations, at most continuation_cap() at once.
-        splitting = min(files * self.levers.split_ranges, self.continuation_cap()) / self.levers.split_ranges
-        capped = " (continue_log_split's MaximumConcurrency)" if splitting < files else ""
+        readers, keys = self.split_plan(file_bytes, gz)
+        at_once, capped = self.splitters_at_once(files, file_bytes, gz)
+        workers = self.worker_concurrency_cap(splitters=at_once)
+        held = " (continue_log_split's MaximumConcurrency)" if capped else ""
         ceilings = {
-            f"splitter ({splitting:g} of {files} upload{'s' if files > 1 else ''} at once{capped} × "
-            f"{self.levers.split_ranges} range{'s' if self.levers.split_ranges > 1 else ''}, "
-            f"{self.fn('split_log_upload').memory_mb} MB)": splitting * self.split_rate(m),
+            f"splitter ({at_once:g} of {files * readers} reader{'s' if files * readers > 1 else ''} at once{held}: "
+            f"{files} upload{'s' if files > 1 else ''} × {readers} part{'s' if readers > 1 else ''}, "
+            f"{self.fn('split_log_upload').memory_mb} MB)": at_once * self.split_rate(m, gz),
             f"workers ({workers} × batches of {lines_per_batch} lines, {self.fn('process_log_lines').memory_mb} MB)":
                 workers * lines_per_batch / self.poller_seconds(self.batch_messages(), m),
         }
@@ -486,9 +641,10 @@ class Model:
             if wru["LogBatchesTable"]:
                 ceilings[f"LogBatchesTable ({self.table_wru('LogBatchesTable'):,} WRU/s at once, "
                          f"{wru['LogBatchesTable']:.3f} WRU/line)"] = self.table_wru("LogBatchesTable") / wru["LogBatchesTable"]
-            if wru["hot"]:
-                ceilings[f"the run's partition key ({PARTITION_WRU:,} WCU/s per partition, {wru['hot']:.4f} "
-                         f"WRU/line on it, per upload)"] = files * PARTITION_WRU / wru["hot"]
+            hot = self.hot_key_wru(keys)
+            if hot:
+                ceilings[f"the run's partition key ({PARTITION_WRU:,} WCU/s per partition, {hot:.4f} WRU/line on it, "
+                         f"{keys} key{'s' if keys > 1 else ''} per upload)"] = files * PARTITION_WRU / hot
             in_flight = SQS_IN_FLIGHT / (self.batch_messages() / lines_per_batch) / self.poller_seconds(self.batch_messages(), m)
             ceilings["SQS in-flight messages (120,000 per queue)"] = in_flight
         return ceilings
@@ -507,13 +663,23 @@ class Model:
         s3 = mix.get("s3_requests_by_class", {})
         worker = self.fn("process_log_lines")
         splitter = self.fn("split_log_upload")
+        # Per line of a 1 GiB upload: its planning pass (the first invocation's, before any line), and each
+        # part's start message, invocation and GET (the meter's mix has one of each per upload).
+        file_lines = GIB / self.bytes_per_line()
+        readers, _ = self.split_plan(GIB)
+        planning = self.planning_seconds(GIB, readers) / file_lines
+        extra_parts = (readers - 1) / file_lines
         gb_seconds = (self.worker_seconds(lines_per_batch, m) / lines_per_batch * worker.gb
-                      + self.split_seconds_per_line(m) * splitter.gb)
-        invocations = 1 / lines_per_batch + 1 / max(1.0, self.split_rate(m) * self.split_budget_seconds())
+                      + (self.split_seconds_per_line(m) + planning) * splitter.gb)
+        invocations = (1 / lines_per_batch + max(readers / file_lines, 1 / max(1.0, self.split_rate(m)
+                                                                               * self.split_budget_seconds())))
         per_line = {
             "dynamodb": wru * PRICES["dynamodb_write_unit"] + rru * PRICES["dynamodb_read_unit"],
-            "sqs": (sqs_app + sqs_trigger) * PRICES["sqs_request"],
-            "s3": s3.get("put", 0) * PRICES["s3_put"] + s3.get("get", 0) * PRICES["s3_get"],
+            # a start message per part: its send, and the trigger's receive and delete
+            "sqs": (sqs_app + sqs_trigger + 3 * extra_parts) * PRICES["sqs_request"],
+            # the planning pass's GET per range, and each part's own
+            "s3": (s3.get("put", 0) * PRICES["s3_put"]
+                   + (s3.get("get", 0) + (2 * readers - 1) / file_lines * (readers > 1)) * PRICES["s3_get"]),
             "lambda": invocations * PRICES["lambda_request"] + gb_seconds * PRICES["lambda_gb_second"],
         }
         costs = {k: v * 1e6 for k, v in per_line.items()}
@@ -654,6 +820,7 @@ class Segment:
     file: int
     messages: int
     receives: int = 0
+    part: int = 0
 
 
 class LogSimulation:
@@ -661,12 +828,16 @@ class LogSimulation:
 
     def __init__(self, model: Model, files: int, lines_per_file: int, gz: bool = False,
                  horizon: float | None = None, start_delay: float = 0.0, group: int | None = None,
-                 split_step: int | None = None):
+                 split_step: int | None = None, file_bytes: float | None = None):
         self.model, self.files, self.lines_per_file, self.gz = model, files, lines_per_file, gz
         self.horizon, self.start_delay = horizon, start_delay
+        # The upload's size decides its parts (the stage's LOG_SPLIT_PART_BYTES): the lines' measured bytes.
+        self.file_bytes = file_bytes if file_bytes is not None else lines_per_file * model.bytes_per_line()
         self.m = model.levers.lines_per_message
         self.batch = model.batch_messages()
-        cap = model.worker_concurrency_cap(splitters=files * model.levers.split_ranges)
+        self.readers, self.keys = model.split_plan(self.file_bytes, gz)
+        self.splitters = model.splitters_at_once(files, self.file_bytes, gz)[0]
+        cap = model.worker_concurrency_cap(splitters=self.splitters)
         # Groups of k invocations run side by side when concurrency is in the hundreds (one event per k batches).
         self.group = group or max(1, cap // 50)
         self.aws = model.platform.aws
@@ -676,7 +847,12 @@ class LogSimulation:
 
     def run(self) -> dict[str, Any]:
         """Play the pipeline to its end (or to `horizon` seconds). Quantities are messages; lines are messages ×
-        lines per message (a file's last message may hold fewer: give line counts divisible by it)."""
+        lines per message (a file's last message may hold fewer: give line counts divisible by it).
+
+        An upload the stage plans in parts has `readers` readers, one per byte range: its first invocation (from
+        S3) makes the planning pass and sends a start message per part; each part is then read by continuations,
+        under continue_log_split's cap, and hands over on its own. Other uploads (one part, or the `split_ranges`
+        lever's readers) start reading in their first invocation, outside the cap."""
         model, m, B, k = self.model, self.m, self.batch, self.group
         taking = max(1, round(model.platform.batch_messages)) if model.platform.batch_messages else B
         events: list = []
@@ -687,11 +863,14 @@ class LogSimulation:
             seq += 1
             heapq.heappush(events, (time, seq, kind, payload))
 
-        ranges = 1 if self.gz else model.levers.split_ranges  # a gzip stream cannot be entered at a byte range
-        rate = model.split_rate(m, self.gz) / model.levers.split_ranges * ranges  # one file's splitters together
+        readers, keys = self.readers, self.keys
+        rate = model.split_rate(m, self.gz)  # one reader's lines/s
+        planning = model.planning_seconds(self.file_bytes, readers) if keys > 1 else 0.0
         budget = model.split_budget_seconds()
         bytes_per_line = model.bytes_per_line()
         total_messages = math.ceil(self.lines_per_file / m)
+        # Reader r's share of a file's messages (the ranges are even cuts of the bytes: of the lines, near enough).
+        shares = [total_messages * (r + 1) // readers - total_messages * r // readers for r in range(readers)]
         step = self.split_step or B * k
         wru = model.log_wru(m)
         buckets: dict[str, Bucket] = {}
@@ -699,22 +878,24 @@ class LogSimulation:
             buckets["ProcessedLogsTable"] = Bucket(model.table_wru("ProcessedLogsTable"))
             buckets["LogBatchesTable"] = Bucket(model.table_wru("LogBatchesTable"))
             for f in range(self.files):
-                buckets[f"hot{f}"] = Bucket(PARTITION_WRU)
+                for key in range(keys):  # key 0 is the run's own
+                    buckets[f"hot{f}#{key}"] = Bucket(PARTITION_WRU)
         retry = retry_budget_seconds()
         visibility = model.stage.visibility_timeout("process_log_lines")
         max_receives = model.stage.max_receive_count["process_log_lines"]
-        cap = model.worker_concurrency_cap(splitters=self.files * ranges)
+        cap = model.worker_concurrency_cap(splitters=self.splitters)
         window = model.fn("process_log_lines").window_s if self.aws else 0.0
 
         queue: deque[Segment] = deque()
         state = {"available": 0, "in_flight": 0, "busy": 0, "stored": 0, "dlq": 0, "batches": 0, "failed": 0,
                  "allowed": min(cap, SQS_TRIGGER_INITIAL) if self.aws else cap, "idle_since": None}
-        split = [0] * self.files
+        split = [0] * self.files                       # messages split, per file
+        split_by_reader = [[0] * readers for _ in range(self.files)]
+        open_readers = [readers] * self.files          # readers of the file not yet done (or stuck)
         done = [False] * self.files
         stuck: list[int] = []
-        continuing: set[int] = set()           # files whose splitter is a continuation now (holding its slots)
-        waiting: deque[tuple[int, float]] = deque()  # (file, offset) continuations waiting for a slot
-        slots_per_file = ranges
+        continuing: set[tuple[int, int]] = set()       # readers in a continuation now (holding a slot)
+        waiting: deque[tuple[int, int, float]] = deque()  # (file, reader, offset) waiting for a slot
         continuation_slots = model.continuation_cap()
         handovers = 0
         first_message_at = None
@@ -735,7 +916,7 @@ class LogSimulation:
                 while queue and taken < want:
                     segment = queue[0]
                     n = min(segment.messages, want - taken)
-                    parts.append(Segment(segment.file, n, segment.receives))
+                    parts.append(Segment(segment.file, n, segment.receives, segment.part))
                     segment.messages -= n
                     taken += n
                     if not segment.messages:
@@ -747,25 +928,37 @@ class LogSimulation:
                 state["idle_since"] = None
                 at(now + model.poller_seconds(max(1, math.ceil(taken / k)), m), "done", parts, taken)
 
+        def reader_done(f: int) -> None:
+            open_readers[f] -= 1
+            if not open_readers[f]:
+                done[f] = True
+
         def resume(now: float) -> None:
             """Start waiting continuations while continue_log_split has room."""
-            nonlocal handovers
-            while waiting and (len(continuing) + 1) * slots_per_file <= continuation_slots:
-                f, offset = waiting.popleft()
+            while waiting and len(continuing) < continuation_slots:
+                f, r, offset = waiting.popleft()
                 skip = model.gz_skip_seconds(offset) if self.gz else 0.0
                 if skip + step * m / rate >= budget:  # it can no longer get past its offset (and a batch more)
-                    stuck.append(f)
-                    done[f] = True
+                    if f not in stuck:
+                        stuck.append(f)
+                    reader_done(f)
                     continue
-                continuing.add(f)
-                at(now + HANDOVER_SECONDS + skip, "split", f, skip, offset, 0)
+                continuing.add((f, r))
+                at(now + HANDOVER_SECONDS + skip, "split", f, r, skip, offset, 0)
 
         def finished() -> bool:
             return all(done) and not waiting and state["available"] == 0 and state["in_flight"] == 0 \
                 and state["busy"] == 0
 
         for f in range(self.files):
-            at(self.start_delay, "split", f, 0.0, 0.0, 0)  # (file, seconds into its invocation, offset, messages)
+            if keys > 1:  # planned: the start messages the planning pass sends, one per part
+                for r in range(readers):
+                    at(self.start_delay + planning, "start", f, r)
+                continue
+            # (file, reader, seconds into its invocation, offset, messages): the first invocation reads at once
+            at(self.start_delay, "split", f, 0, 0.0, 0.0, 0)
+            for r in range(1, readers):  # the lever's other readers: as many first invocations
+                at(self.start_delay, "split", f, r, 0.0, 0.0, 0)
         if self.aws:
             at(self.start_delay + 10.0, "scale")
             at(self.start_delay + ON_DEMAND_DOUBLING_SECONDS, "warm")
@@ -776,31 +969,36 @@ class LogSimulation:
                 now = self.horizon
                 break
             if kind == "split":
-                f, elapsed, offset, n = payload
-                if n:  # the messages this splitter finished sending by now
+                f, r, elapsed, offset, n = payload
+                if n:  # the messages this reader finished sending by now
                     split[f] += n
-                    queue.append(Segment(f, n))
+                    split_by_reader[f][r] += n
+                    queue.append(Segment(f, n, 0, r))
                     state["available"] += n
                     first_message_at = now if first_message_at is None else first_message_at
                     start_batches(now)
-                if split[f] >= total_messages:
-                    done[f] = True
-                    if f in continuing:
-                        continuing.discard(f)
+                if split_by_reader[f][r] >= shares[r]:
+                    reader_done(f)
+                    if (f, r) in continuing:
+                        continuing.discard((f, r))
                         resume(now)
                     continue
-                n = min(step, total_messages - split[f])
+                n = min(step, shares[r] - split_by_reader[f][r])
                 lines = min(n * m, self.lines_per_file - split[f] * m)
                 seconds = lines / rate
                 if self.aws and elapsed > 0 and elapsed + seconds > budget:
                     # The invocation hands over; the continuation starts after the delay (a .gz decompressing
                     # again from byte 0 up to where it stopped, before its first new line).
                     handovers += 1
-                    continuing.discard(f)
-                    waiting.append((f, offset))  # its continuation message queues behind the others
+                    continuing.discard((f, r))
+                    waiting.append((f, r, offset))  # its continuation message queues behind the others
                     resume(now)
                     continue
-                at(now + seconds, "split", f, elapsed + seconds, offset + lines * bytes_per_line, n)
+                at(now + seconds, "split", f, r, elapsed + seconds, offset + lines * bytes_per_line, n)
+            elif kind == "start":
+                f, r = payload
+                waiting.append((f, r, 0.0))
+                resume(now)
             elif kind == "wake":
                 start_batches(now)
             elif kind == "scale":  # the SQS trigger adds up to 300 concurrent batches a minute while messages wait
@@ -820,13 +1018,15 @@ class LogSimulation:
                 parts, taken = payload
                 demands = []
                 if self.aws:
-                    per_file: dict[int, int] = {}
-                    for p in parts:
-                        per_file[p.file] = per_file.get(p.file, 0) + p.messages
+                    per_key: dict[str, float] = {}
+                    for p in parts:  # a part's counting items on its key; every line's RUN roll-up on the run's
+                        part_key, run_key = f"hot{p.file}#{p.part if keys > 1 else 0}", f"hot{p.file}#0"
+                        per_key[part_key] = per_key.get(part_key, 0.0) + p.messages * m * wru["part_key"]
+                        per_key[run_key] = per_key.get(run_key, 0.0) + p.messages * m * wru["run_key"]
                     lines = taken * m
                     demands = [("ProcessedLogsTable", lines * wru["ProcessedLogsTable"]),
                                ("LogBatchesTable", lines * wru["LogBatchesTable"])]
-                    demands += [(f"hot{f}", n * m * wru["hot"]) for f, n in per_file.items() if wru["hot"]]
+                    demands += [(key, units) for key, units in per_key.items() if units]
                 wait = max([buckets[name].wait(now) for name, _ in demands] or [0.0])
                 if wait > retry:  # throttled past the app's retries: the messages come back after the timeout
                     at(now + retry, "failed", parts, taken)
@@ -871,6 +1071,7 @@ class LogSimulation:
         if self.horizon is not None and len(tail) >= 2 and tail[-1][0] > tail[0][0]:
             steady = (tail[-1][1] - tail[0][1]) * m / (tail[-1][0] - tail[0][0])
         return {"files": self.files, "lines_per_file": self.lines_per_file, "lines_per_message": m,
+                "readers_per_file": readers, "keys_per_file": keys, "planning_seconds": planning,
                 "split_lines": sum(split) * m, "stored_lines": state["stored"] * m,
                 "queued_lines": (state["available"] + state["in_flight"]) * m, "dlq_lines": state["dlq"] * m,
                 "seconds": end, "lines_per_second": state["stored"] * m / end if end else 0.0,
@@ -912,10 +1113,14 @@ def log_report(model: Model, files: int, gz: bool = False, simulate: bool = True
     one_gib_lines = int(GIB / model.bytes_per_line())
     report: dict[str, Any] = {}
     for label, count in (("one file", 1), (f"{files} files", files)):
-        ceilings = model.log_ceilings(count)
+        ceilings = model.log_ceilings(count, GIB, gz)
         name, rate = bottleneck(ceilings)
+        readers, keys = model.split_plan(GIB, gz)
+        planning = model.planning_seconds(GIB, readers) if keys > 1 else 0.0
+        starts = HANDOVER_SECONDS if readers > 1 else 0.0  # parts 1.. start from their start messages
         entry = {"ceilings": ceilings, "bottleneck": name, "sustained_lines_per_second": rate,
-                 "analytic_seconds_for_1_gib": one_gib_lines * count / rate}
+                 "parts_per_upload": readers, "planning_seconds": planning,
+                 "analytic_seconds_for_1_gib": planning + starts + one_gib_lines * count / rate}
         if simulate:
             if count == 1:
                 sim = LogSimulation(model, 1, one_gib_lines, gz=gz).run()
@@ -927,6 +1132,7 @@ def log_report(model: Model, files: int, gz: bool = False, simulate: bool = True
         report[label] = entry
     report["lines_in_1_gib"] = one_gib_lines
     report["cost_per_million_lines"] = model.log_costs()
+    report["warm_throughput"] = warm_throughput_cost(model.stage)
     return report
 
 
@@ -940,9 +1146,11 @@ def fmt_seconds(seconds: float) -> str:
 
 def print_log_report(report: dict, title: str) -> None:
     print(f"\n== {title} ==")
-    for label in [k for k in report if k not in ("lines_in_1_gib", "cost_per_million_lines")]:
+    for label in [k for k in report if k not in ("lines_in_1_gib", "cost_per_million_lines", "warm_throughput")]:
         entry = report[label]
-        print(f"{label}: sustained {entry['sustained_lines_per_second']:,.0f} lines/s, bottleneck: {entry['bottleneck']}")
+        print(f"{label}: sustained {entry['sustained_lines_per_second']:,.0f} lines/s, bottleneck: {entry['bottleneck']}"
+              f"; {entry['parts_per_upload']} part(s) per 1 GiB upload"
+              + (f", planned in {entry['planning_seconds']:.1f} s" if entry["planning_seconds"] else ""))
         for name, rate in sorted(entry["ceilings"].items(), key=lambda kv: kv[1]):
             print(f"    {rate:14,.0f} lines/s  {name}")
         sim = entry.get("simulated")
@@ -961,6 +1169,11 @@ def print_log_report(report: dict, title: str) -> None:
     costs = report["cost_per_million_lines"]
     print("  $ per million lines: " + ", ".join(f"{k} ${v:.3f}" for k, v in costs.items() if k != "total")
           + f"; total ${costs['total']:.2f}")
+    warm = report.get("warm_throughput") or {}
+    if warm.get("tables"):
+        print("  WarmThroughput (the stage's infra.warm_throughput): " + ", ".join(
+            f"{t} {u['write']:,} WRU/s" for t, u in warm["tables"].items())
+              + f"; paid once per increase: ${warm['one_time_dollars']:,.2f} ({warm['price']})")
 
 
 def print_requests(model: Model, kind: str) -> dict:
@@ -1065,9 +1278,12 @@ def main() -> int:
     parser.add_argument("--no-simulation", action="store_true")
     parser.add_argument("--lever-table", action="store_true", help="the design levers' table (docs/capacity.md)")
     parser.add_argument("--json", type=Path, default=OUT)
+    parser.add_argument("--config", type=Path, help="another .chalice/config.json for the stage (e.g. an older "
+                        "commit's, `git show <commit>:.chalice/config.json`): its settings beside today's code")
     args = parser.parse_args()
-    cpu = load_cpu(args.cpu)
-    stage = load_stage(args.stage, cpu)
+    recorded = load_cpu(args.cpu)
+    cpu = with_todays_code(recorded)
+    stage = load_stage(args.stage, cpu, args.config)
     if args.lever_table:
         rows = lever_table(cpu, stage, args.files, args.customers)
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -1075,14 +1291,24 @@ def main() -> int:
         return 0
     levers = Levers.parse(args.lever, args.lines_per_message)
     model = Model(cpu, stage, AWS, levers)
-    print(f"inputs: CPU {cpu['_path']} ({cpu['machine']['cpu']}); stage {stage.name} (.chalice/config.json); "
+    print(f"inputs: CPU {cpu['_path']} ({cpu['machine']['cpu']}); stage {stage.name} ({args.config or '.chalice/config.json'}); "
           f"MaximumConcurrency: {stage.maximum_concurrency_source}; levers: {args.lever or 'none'}")
+    if cpu["_changed"]:
+        print("in-flight limits changed in the code since that run (today's used): " + ", ".join(
+            f"{name} {was} -> {now}" for name, (was, now) in cpu["_changed"].items()))
+    print(f"byte ranges: a plain upload over {model.stage.part_bytes / (1 << 20):,.0f} MiB is split by "
+          f"min({model.stage.max_parts}, ceil(size / that)) readers (LOG_SPLIT_PART_BYTES, LOG_SPLIT_MAX_PARTS)"
+          + (f"; {model.stage.lines_per_item} lines per item (LOG_LINES_PER_ITEM)" if model.stage.lines_per_item else "")
+          + ("" if "split_plan" in cpu["handlers"] else "; the planning pass's CPU is not in this CPU file "
+             "(make bench-cpu): its reads alone are modelled"))
     print("memory: " + ", ".join(f"{f.name} {f.memory_mb} MB ({f.vcpu:.3f} vCPU)" for f in model.stage.functions.values()
                                  if f.name in ("split_log_upload", "process_log_lines", "ingest_invoice_upload",
                                                "process_orders", "process_product_queue", "api_handler")))
     print(f"assumed AWS latencies (ms): {AWS_LATENCY_MS}; hand-over {HANDOVER_SECONDS} s")
     result: dict[str, Any] = {"stage": stage.name, "levers": args.lever, "lines_per_message": args.lines_per_message,
-                              "cpu_json": cpu["_path"], "latency_ms": AWS_LATENCY_MS}
+                              "cpu_json": cpu["_path"], "config": str(args.config or ".chalice/config.json"),
+                              "latency_ms": AWS_LATENCY_MS, "in_flight": model.par,
+                              "code_changed_since_cpu_json": cpu["_changed"]}
     logs = log_report(model, args.files, args.gz, simulate=not args.no_simulation)
     print_log_report(logs, f"log lines at {args.lines_per_message} line(s) per message"
                      + (" (.gz uploads)" if args.gz else ""))
@@ -1109,7 +1335,7 @@ def main() -> int:
     result["products"] = print_requests(model, "products")
     checks = []
     for path in sorted(MEASUREMENTS.glob("emulator-log-*.json")):
-        prediction = emulator_prediction(cpu, json.loads(path.read_text()))
+        prediction = emulator_prediction(recorded, json.loads(path.read_text()))
         checks.append({"measurement": path.name, **prediction})
     if checks:
         print("\n== the model fed the emulator's measured latencies, beside the emulator's measured throughput ==")

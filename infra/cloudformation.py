@@ -96,6 +96,9 @@ def resource_template(stage: Stage, app) -> dict:
                 params["TimeToLiveSpecification"] = {"Enabled": True, "AttributeName": resource.ttl_attribute}
             params["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
             params["SSESpecification"] = {"SSEEnabled": True}
+            # What the table serves from its first second (the stage's `warm_throughput`), where set.
+            if settings.table_warm_throughput(logical_id):
+                params["WarmThroughput"] = settings.table_warm_throughput(logical_id)
             resources[logical_id] = {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": params}
             outputs[f"{logical_id}Name"] = {"Value": {"Ref": logical_id}}
         elif isinstance(resource, Bucket):

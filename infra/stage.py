@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from infra.resources import PRODUCT_DATABASE, RESOURCES, STORE_ONLY, Queue
+from infra.resources import PRODUCT_DATABASE, RESOURCES, STORE_ONLY, Queue, Table
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CHALICE_DIR = PROJECT_DIR / ".chalice"
@@ -23,6 +23,9 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # when that is too few). Lambda accepts 2 to 1,000.
 DEFAULT_SQS_MAXIMUM_CONCURRENCY = 2
 SQS_MAXIMUM_CONCURRENCY_RANGE = (2, 1000)
+# What a new on-demand table (or GSI) serves at once without WarmThroughput: a `warm_throughput` below it buys
+# nothing. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/pre-warming-on-demand-capacity-mode.html
+NEW_TABLE_WARM_THROUGHPUT = {"write": 4000, "read": 12000}
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class InfraSettings:
     # what its tables and database take. Unnamed consumers get DEFAULT_SQS_MAXIMUM_CONCURRENCY; see
     # sqs_concurrency(). infra/hardening.py refuses names that consume no queue.
     sqs_maximum_concurrency: dict[str, int] = field(default_factory=dict, hash=False)
+    # Table logical id (infra/resources.py) -> {"write": units/s, "read": units/s}: the table's WarmThroughput,
+    # what it serves from its first second instead of a new on-demand table's 4,000 writes and 12,000 reads
+    # (then twice its previous peak per 30 minutes). Paid once per increase (docs/capacity.md prices it); sized
+    # by `make capacity` for the stage's targets. Above 40,000 it needs the table quota raised first.
+    warm_throughput: dict[str, dict[str, int]] = field(default_factory=dict, hash=False)
     # --- PRODUCT_STORE=postgres only (infra/product_db.py); ignored by a DynamoDB stage ---
     product_db_instance_class: str = "db.t4g.micro"
     product_db_storage_gb: int = 20  # allocated at creation; RDS grows it up to product_db_max_storage_gb
@@ -73,6 +81,12 @@ class InfraSettings:
     def sqs_concurrency(self, function: str) -> int:
         """The MaximumConcurrency of the function's SQS event source: its setting, or the default."""
         return self.sqs_maximum_concurrency.get(function, DEFAULT_SQS_MAXIMUM_CONCURRENCY)
+
+    def table_warm_throughput(self, logical_id: str) -> dict[str, int]:
+        """The table's WarmThroughput as CloudFormation spells it ({} when the stage sets none)."""
+        given = self.warm_throughput.get(logical_id, {})
+        spelled = {"read": "ReadUnitsPerSecond", "write": "WriteUnitsPerSecond"}
+        return {spelled[kind]: units for kind, units in sorted(given.items())}
 
 
 @dataclass
@@ -125,6 +139,21 @@ class Stage:
             if not isinstance(cap, int) or isinstance(cap, bool) or not low <= cap <= high:
                 raise SystemExit(f"{where}: infra.sqs_maximum_concurrency.{function} must be a whole number "
                                  f"from {low} to {high} (Lambda's limits), not {cap!r}")
+        self._check_warm_throughput(settings)
+
+    def _check_warm_throughput(self, settings: InfraSettings) -> None:
+        where = f"stage {self.name} (.chalice/config.json)"
+        for logical_id, given in settings.warm_throughput.items():
+            if not isinstance(RESOURCES.get(logical_id), Table):
+                raise SystemExit(f"{where}: infra.warm_throughput.{logical_id} is not a table of infra/resources.py")
+            if not isinstance(given, dict) or not given or set(given) - set(NEW_TABLE_WARM_THROUGHPUT):
+                raise SystemExit(f"{where}: infra.warm_throughput.{logical_id} takes \"write\" and/or \"read\" "
+                                 f"units per second, not {given!r}")
+            for kind, units in given.items():
+                floor = NEW_TABLE_WARM_THROUGHPUT[kind]
+                if not isinstance(units, int) or isinstance(units, bool) or units < floor:
+                    raise SystemExit(f"{where}: infra.warm_throughput.{logical_id}.{kind} must be a whole number of "
+                                     f"at least {floor:,} (what a new on-demand table serves anyway), not {units!r}")
 
     def _check_network(self, settings: InfraSettings) -> None:
         where = f"stage {self.name} (.chalice/config.json)"

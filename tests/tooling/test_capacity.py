@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks import capacity
-from benchmarks.capacity import (AWS, LAMBDA_MB_PER_VCPU, NEW_TABLE_WRU, PARTITION_WRU, Function, Levers,
-                                 LogSimulation, Model, Stage, bottleneck, emulator_prediction, load_cpu)
+from benchmarks.capacity import (AWS, GIB, LAMBDA_MB_PER_VCPU, NEW_TABLE_WRU, PARTITION_WRU,
+                                 S3_MB_PER_SECOND_PER_CONNECTION, Function, Levers, LogSimulation, Model, Stage,
+                                 bottleneck, emulator_prediction, load_cpu, load_stage)
 
 MEASUREMENTS = Path(capacity.__file__).resolve().parent / "measurements"
 
@@ -120,7 +121,7 @@ def test_continuations_are_capped_across_uploads():
     cpu, stage = inputs(split_us=1000.0, memory=1769, continuation_cap=2)
     model = Model(cpu, stage, AWS)
     name, rate = bottleneck(model.log_ceilings(10))
-    assert name.startswith("splitter (2 of 10 uploads") and rate == pytest.approx(2 * 1000)
+    assert name.startswith("splitter (2 of 10 readers") and rate == pytest.approx(2 * 1000)
 
 
 def test_a_gz_continuation_that_cannot_reach_its_offset_is_stuck():
@@ -145,3 +146,101 @@ def test_fed_the_emulators_latencies_it_reproduces_the_emulators_throughput(name
 def test_the_recorded_measurements_are_there():
     assert (MEASUREMENTS / "cpu.json").exists()
     assert len(list(MEASUREMENTS.glob("emulator-log-*.json"))) >= 2
+
+
+# --- the stage's own levers: byte ranges, their keys and planning, WarmThroughput -----------------------------------
+
+def parted(stage, part_bytes=64 << 20, max_parts=16):
+    """The stage with the byte-range settings of LOG_SPLIT_PART_BYTES and LOG_SPLIT_MAX_PARTS."""
+    from dataclasses import replace
+    return replace(stage, part_bytes=part_bytes, max_parts=max_parts)
+
+
+def test_an_upload_is_planned_into_parts_by_its_size_and_the_stages_settings():
+    cpu, stage = inputs()
+    model = Model(cpu, parted(stage), AWS)
+    assert model.split_plan(GIB) == (16, 16)                 # 1 GiB / 64 MiB: 16 parts, each on its own key
+    assert model.split_plan(100 << 20) == (2, 2)
+    assert model.split_plan(64 << 20) == (1, 1)              # not over the part size: one reader
+    assert model.split_plan(GIB, gz=True) == (1, 1)          # a gzip stream has no byte entry points
+    assert Model(cpu, parted(stage, max_parts=4), AWS).split_plan(GIB) == (4, 4)
+    assert Model(cpu, stage, AWS).split_plan(GIB) == (1, 1)  # a stage that plans no parts
+
+
+def test_planning_reads_the_object_at_s3s_rate_per_connection_or_counts_at_its_cpu_whichever_is_slower():
+    cpu, stage = inputs()
+    model = Model(cpu, parted(stage), AWS)
+    connections = cpu["parallelism"]["plan_in_flight"] = 8
+    reads = GIB / 1e6 / (S3_MB_PER_SECOND_PER_CONNECTION * connections) + AWS.latency("S3:GetObject")
+    assert model.planning_seconds(GIB, 16) == pytest.approx(reads)
+    assert model.planning_seconds(GIB, 1) == 0.0  # nothing planned for one reader
+    cpu["handlers"]["split_plan"] = {"cpu_us_per_mb": {"median": 20_000.0}}  # 20 ms a MB at one vCPU: 21 s
+    assert model.planning_seconds(GIB, 16) == pytest.approx(GIB / 1e6 * 0.020)
+
+
+def test_a_1_gib_upload_in_p_parts_takes_its_planning_and_a_pth_of_one_readers_time():
+    # The splitter binds (1 ms a line at one vCPU; warm tables, no hot key, many workers): P readers side by side.
+    cpu, stage = inputs(split_us=1000.0, continuation_cap=1000)
+    cpu["parallelism"]["plan_in_flight"] = 8
+    warm = Levers(warm_wru={"ProcessedLogsTable": 40_000, "LogBatchesTable": 40_000})
+    lines = int(GIB / 100)  # the CPU file's 100 bytes a line
+    one = LogSimulation(Model(cpu, stage, AWS, warm), 1, lines, file_bytes=GIB).run()
+    model = Model(cpu, parted(stage), AWS, warm)
+    sixteen = LogSimulation(model, 1, lines, file_bytes=GIB).run()
+    assert one["readers_per_file"] == 1 and sixteen["readers_per_file"] == 16
+    planning = model.planning_seconds(GIB, 16)
+    assert sixteen["planning_seconds"] == planning > 0
+    expected = planning + one["seconds"] / 16
+    assert sixteen["seconds"] == pytest.approx(expected, rel=0.10)
+    assert sixteen["stored_lines"] == lines and conserved(sixteen)
+    # and the analytic part says the same of the splitter's ceiling: 16 readers at once
+    name, rate = bottleneck(model.log_ceilings(1))
+    assert name.startswith("splitter (16 of 16 readers") and rate == pytest.approx(16 * 1000)
+
+
+def test_a_gz_upload_stays_one_part():
+    cpu, stage = inputs(split_us=1000.0)
+    cpu["handlers"]["split_log_upload/1lpm.gz"] = {"cpu_us_per_line": {"median": 1000.0}}
+    model = Model(cpu, parted(stage), AWS, Levers(warm_wru={"ProcessedLogsTable": 40_000}))
+    result = LogSimulation(model, 1, 200_000, gz=True, file_bytes=GIB).run()
+    assert result["readers_per_file"] == 1 and result["planning_seconds"] == 0.0
+    assert bottleneck(model.log_ceilings(1, gz=True))[1] == pytest.approx(1000)
+
+
+def test_each_parts_counting_items_are_on_a_key_of_their_own():
+    # 0.1 WRU a line on the counting items (S, P), none on RUN: one key caps an upload at 10,000 lines/s;
+    # 16 parts on 16 keys at 160,000; the split_ranges lever's readers all share the run's key.
+    cpu, stage = inputs(wru=0.0001, hot_wru=0.1)
+    assert bottleneck({k: v for k, v in Model(cpu, parted(stage), AWS).log_ceilings(1).items()
+                       if "partition key" in k})[1] == pytest.approx(16 * PARTITION_WRU / 0.1)
+    shared = Model(cpu, stage, AWS, Levers(split_ranges=16)).log_ceilings(1)
+    assert min(v for k, v in shared.items() if "partition key" in k) == pytest.approx(PARTITION_WRU / 0.1)
+    # the RUN item stays on the run's key, whatever the parts
+    cpu["request_mix"]["log/1lpm"]["write_units_by_item_kind"]["LogBatchesTable RUN"] = 0.01
+    assert Model(cpu, parted(stage), AWS).hot_key_wru(16) == pytest.approx(0.1 / 16 + 0.01)
+
+
+def test_a_table_with_warm_throughput_starts_at_it():
+    cpu, stage = inputs(wru=1.0, worker_cap=20)
+    stage.warm_wru["ProcessedLogsTable"] = 12_000
+    model = Model(cpu, stage, AWS, Levers(split_ranges=5))
+    name, rate = bottleneck(model.log_ceilings(1))
+    assert name.startswith("ProcessedLogsTable (12,000 WRU/s") and rate == 12_000
+    result = LogSimulation(model, 1, 4_000_000, horizon=600.0).run()  # well within the first 30 minutes
+    assert result["steady_lines_per_second"] == pytest.approx(12_000, rel=0.05)
+    assert conserved(result)
+
+
+def test_the_stage_gives_the_model_its_warm_throughput_caps_memory_and_parts():
+    from infra.stage import Stage as ChaliceStage
+    cpu = load_cpu(MEASUREMENTS / "cpu.json")
+    prod = ChaliceStage.load("prod")
+    stage = load_stage("prod", cpu)
+    assert stage.warm_wru == {t: u["write"] for t, u in prod.settings.warm_throughput.items() if "write" in u}
+    for function in ("split_log_upload", "continue_log_split", "process_log_lines"):
+        assert stage.functions[function].memory_mb == prod.function_setting(function, "lambda_memory_size")
+    assert stage.functions["continue_log_split"].max_concurrency == prod.settings.sqs_concurrency("continue_log_split")
+    from unittest import mock
+    from chalicelib import settings
+    with mock.patch.dict("os.environ", prod.environment, clear=True):
+        assert (stage.part_bytes, stage.max_parts) == (settings.log_split_part_bytes(), settings.log_split_max_parts())
