@@ -1200,26 +1200,23 @@ def print_requests(model: Model, kind: str) -> dict:
             "variants": {v: f["write_units"] for v, f in variants.items()}}
 
 
-# Design levers, alone and together, for docs/capacity.md (`make capacity CAPACITY_ARGS=--lever-table`).
-# (name, levers, lines per message, .gz uploads). "Hypothetical" levers are designs not built yet.
-SPLITTER_1769 = ["memory:split_log_upload=1769", "memory:continue_log_split=1769"]
-COMBINED = SPLITTER_1769 + ["split_ranges=16", "send_in_flight=16", "memory:process_log_lines=1769",
-                            "max_concurrency:process_log_lines=1000", "max_concurrency:continue_log_split=1000",
-                            "warm:ProcessedLogsTable=40000", "warm:LogBatchesTable=40000", "hot_key_spread=4"]
+# The stage as shipped, and each of its levers taken back (or a hypothetical one added), for docs/capacity.md
+# (`make capacity CAPACITY_ARGS=--lever-table`). (name, levers, lines per message, .gz uploads).
 LOG_SCENARIOS = [
-    ("today", [], 1, False),
+    ("the stage as shipped", [], 1, False),
     ("10 lines per message (setting)", [], 10, False),
-    ("splitter at 1,769 MB (setting)", SPLITTER_1769, 1, False),
-    ("+ 32 sends in flight (code constant)", SPLITTER_1769 + ["send_in_flight=32"], 1, False),
-    ("16 byte ranges per upload (hypothetical)", SPLITTER_1769 + ["split_ranges=16", "send_in_flight=16"], 1, False),
-    ("continuations 1,000 at once (setting)", ["max_concurrency:continue_log_split=1000"], 1, False),
-    ("workers MaximumConcurrency 100 (setting)", ["max_concurrency:process_log_lines=100"], 1, False),
-    ("WarmThroughput 40,000 WRU/s (setting)", ["warm:ProcessedLogsTable=40000", "warm:LogBatchesTable=40000"], 1, False),
-    ("all of the above but packing (hypothetical)", COMBINED, 1, False),
-    ("... + table quota 250,000 WRU/s (AWS request)", COMBINED + ["table_quota=250000",
-                                                                   "warm:ProcessedLogsTable=250000"], 1, False),
-    ("... + 0.15 WRU/line, lines packed 7 to an item (hypothetical)", COMBINED + ["log_wru_per_line=0.15"], 1, False),
-    (".gz upload, today", [], 1, True),
+    ("one reader per upload (LOG_SPLIT_MAX_PARTS=1)", ["max_parts=1"], 1, False),
+    ("splitter and continuations at 128 MB (as before)", ["memory:split_log_upload=128",
+                                                          "memory:continue_log_split=128"], 1, False),
+    ("8 sends in flight (the code before)", ["send_in_flight=8"], 1, False),
+    ("log workers at 512 MB (as before)", ["memory:process_log_lines=512"], 1, False),
+    ("log workers' MaximumConcurrency 10 (as before)", ["max_concurrency:process_log_lines=10"], 1, False),
+    ("continuations' MaximumConcurrency 2 (as before)", ["max_concurrency:continue_log_split=2"], 1, False),
+    ("no WarmThroughput (a new table's 4,000 WRU/s)", ["warm:ProcessedLogsTable=4000",
+                                                       "warm:LogBatchesTable=4000"], 1, False),
+    ("1 WRU per line (lines not packed)", ["log_wru_per_line=1.0"], 1, False),
+    ("+ table quota 250,000 WRU/s (AWS request)", ["table_quota=250000", "warm:ProcessedLogsTable=250000"], 1, False),
+    (".gz upload (one reader)", [], 1, True),
     (".gz upload, resumable continuation (hypothetical)", ["resumable_gz=1"], 1, True),
 ]
 INVOICE_SCENARIOS = [
@@ -1236,17 +1233,17 @@ INVOICE_SCENARIOS = [
 
 def lever_table(cpu: dict, stage: Stage, files: int, customers: int) -> dict:
     rows: dict[str, Any] = {"logs": [], "invoices": []}
-    print(f"| lever (stage {stage.name}) | one file: lines/s (bottleneck) | 1 GiB, simulated | {files} files: "
+    print(f"| lever (stage {stage.name}) | one file, sustained: lines/s (bottleneck) | 1 GiB, simulated | {files} files: "
           f"lines/s (bottleneck) | $ per M lines |")
     print("| --- | --- | --- | --- | --- |")
     for name, pairs, m, gz in LOG_SCENARIOS:
         model = Model(cpu, stage, AWS, Levers.parse(pairs, m))
-        one_name, one = bottleneck(model.log_ceilings(1))
-        many_name, many = bottleneck(model.log_ceilings(files))
+        one_name, one = bottleneck(model.log_ceilings(1, GIB, gz))
+        many_name, many = bottleneck(model.log_ceilings(files, GIB, gz))
         sim = LogSimulation(model, 1, int(GIB / model.bytes_per_line()), gz=gz).run()
         cost = model.log_costs()["total"]
-        print(f"| {name} | {one:,.0f} ({one_name.split(' (')[0]}) | {fmt_seconds(sim['seconds'])} | "
-              f"{many:,.0f} ({many_name.split(' (')[0]}) | ${cost:.2f} |")
+        print(f"| {name} | {one:,.0f} ({one_name.split(' (')[0]}) | {fmt_seconds(sim['seconds'])} "
+              f"({sim['lines_per_second']:,.0f} lines/s) | {many:,.0f} ({many_name.split(' (')[0]}) | ${cost:.2f} |")
         rows["logs"].append({"name": name, "levers": pairs, "lines_per_message": m, "gz": gz,
                              "one_file": one, "one_file_bottleneck": one_name, "one_gib_seconds": sim["seconds"],
                              "many_files": many, "many_files_bottleneck": many_name, "cost_per_million_lines": cost})

@@ -240,7 +240,6 @@ def test_the_stage_gives_the_model_its_warm_throughput_caps_memory_and_parts():
     for function in ("split_log_upload", "continue_log_split", "process_log_lines"):
         assert stage.functions[function].memory_mb == prod.function_setting(function, "lambda_memory_size")
     assert stage.functions["continue_log_split"].max_concurrency == prod.settings.sqs_concurrency("continue_log_split")
-    from unittest import mock
-    from chalicelib import settings
-    with mock.patch.dict("os.environ", prod.environment, clear=True):
-        assert (stage.part_bytes, stage.max_parts) == (settings.log_split_part_bytes(), settings.log_split_max_parts())
+    # LOG_SPLIT_PART_BYTES and LOG_SPLIT_MAX_PARTS as the app reads them on the stage (its defaults where unset)
+    assert (stage.part_bytes, stage.max_parts) == (capacity.app_setting(prod, "log_split_part_bytes", 1 << 62),
+                                                   capacity.app_setting(prod, "log_split_max_parts", 1))
