@@ -23,7 +23,7 @@ def table_params(name: str, table: Table) -> dict:
         indexes.append({
             "IndexName": index_name,
             "KeySchema": [{"AttributeName": k, "KeyType": t} for k, t in index_keys],
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": {"ProjectionType": table.projections.get(index_name, "ALL")},
         })
     params = {
         "TableName": name,

@@ -10,8 +10,9 @@ keyed by (customerId, orderId), not on the order item, because there:
   cost; counting from completion exactly would cost a write per order, and a
   sweep a second index. TTL deletes within days of the expiry, so a contact
   past it reads as absent before it is gone;
-- no index copies it (OrdersTable's indexes project every attribute) and no
-  listing or scan of orders can show it;
+- no index copies it (OrdersTable's indexes projected every attribute when
+  this was decided; they hold keys only since issue 22) and no listing or
+  scan of orders can show it;
 - one Query finds all of a customer's contacts to erase them
   (chalicelib/privacy.py), without reading their orders.
 

@@ -21,7 +21,7 @@ ORDER_NAMESPACE = uuid.UUID("0b7e4a52-93c1-4f0d-8a6e-5d21c9f3b874")
 
 MAX_ITEMS = 100
 MAX_QUANTITY = 1_000_000
-# The sweep queries pending-index one shard at a time: new orders spread over
+# The sweep queries pending-index-v2 one shard at a time: new orders spread over
 # this many partition key values, so at AWS scale no single GSI partition
 # takes every new order's write.
 PENDING_SHARDS = 10

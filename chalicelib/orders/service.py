@@ -3,7 +3,7 @@
 The table is the outbox. The API writes the order first and then sends its id
 to the queue; that send is only the fast path. If it fails (or the process
 dies right after the write) the order is still durable, and the sweep, which
-lists every order with work left in the sparse pending-index, re-queues it.
+lists every order with work left in the sparse pending-index-v2, re-queues it.
 The worker is idempotent, so a message sent twice costs nothing: each step is
 a conditional write that only one delivery can make, and the notification is
 published only while `notifiedAt` is absent (see notifications.py for the one
@@ -197,45 +197,69 @@ class OrderWorker:
         if order["status"] == FAILED or (order["status"] == COMPLETED and "notifiedAt" in order):
             metrics.count("OrderMessageDuplicates")  # a redelivery, or the sweep's copy of a settled order
             return
+        # This delivery's name for the notification claim, the same in every write it makes: a write applied
+        # but answered with a timeout (botocore sends it again, the condition refuses it) finds its own claim.
+        claim = str(uuid.uuid4())
         for _ in range(self.MAX_STEPS):
             status = order["status"]
-            if status == RECEIVED:
+            if status in (RECEIVED, PROCESSING):
                 # None: another delivery moved it first; carry on from where it really is.
-                order = self.orders.transition(order_id, RECEIVED, PROCESSING, self.clock()) or self._read(order_id)
-            elif status == PROCESSING:
-                order = self._complete(order) or self._read(order_id)
+                order = self._complete(order, claim) or self._read(order_id)
             elif status == COMPLETED and "notifiedAt" not in order:
-                self._notify(order)
+                self._notify(order, claim)
                 return
             else:  # FAILED, or COMPLETED and already notified: nothing left to do
                 return
         raise RuntimeError(f"order {order_id} did not settle in {self.MAX_STEPS} steps")
 
-    def _complete(self, order: dict[str, Any]) -> dict[str, Any] | None:
-        order_id = order["orderId"]
-        unpriced = sorted({item["productId"] for item in order["items"] if item.get("unitPrice") is None})
-        prices = self.products.prices(unpriced) if unpriced else {}
-        unknown = [product_id for product_id in unpriced if product_id not in prices]
-        if unknown:
-            # Retrying cannot make a product exist: fail the order now, and the message succeeds.
-            logger.info("order refers to unknown products", order_id=order_id, unknown=unknown)
-            failed = self.orders.transition(order_id, PROCESSING, FAILED, self.clock(),
-                                            reason=short(f"unknown product(s): {', '.join(unknown)}"))
-            metrics.count("OrdersFailed", int(failed is not None))
-            return failed
-        items = [{**item, "unitPrice": item["unitPrice"] if item.get("unitPrice") is not None
-                  else prices[item["productId"]].quantize(CENT)}
-                 for item in order["items"]]
-        completed = self.orders.transition(order_id, PROCESSING, COMPLETED, self.clock(),
-                                           changes={"items": items, "total": order_total(items)})
+    def _complete(self, order: dict[str, Any], claim: str) -> dict[str, Any] | None:
+        """Price the order and store it COMPLETED (with the notification's claim) or FAILED, in one write.
+
+        A RECEIVED order goes through PROCESSING in that same write (its history records when the worker
+        took it), so an order costs one write here, not two. PROCESSING is stored on its own when an attempt
+        does not finish: GET /orders/{id} then shows the order in work while it is retried, and the sweep
+        fails it if it stays so (stuck_after_seconds)."""
+        order_id, status, started = order["orderId"], order["status"], self.clock()
+        passing = (PROCESSING, started) if status == RECEIVED else None
+        try:
+            unpriced = sorted({item["productId"] for item in order["items"] if item.get("unitPrice") is None})
+            prices = self.products.prices(unpriced) if unpriced else {}
+            unknown = [product_id for product_id in unpriced if product_id not in prices]
+            if unknown:
+                # Retrying cannot make a product exist: fail the order now, and the message succeeds.
+                logger.info("order refers to unknown products", order_id=order_id, unknown=unknown)
+                failed = self.orders.transition(order_id, status, FAILED, self.clock(), passing=passing,
+                                                reason=short(f"unknown product(s): {', '.join(unknown)}"))
+                metrics.count("OrdersFailed", int(failed is not None))
+                return failed
+            items = [{**item, "unitPrice": item["unitPrice"] if item.get("unitPrice") is not None
+                      else prices[item["productId"]].quantize(CENT)}
+                     for item in order["items"]]
+            completed = self.orders.transition(
+                order_id, status, COMPLETED, self.clock(), passing=passing,
+                changes={"items": items, "total": order_total(items)},
+                claim=(claim, int(time.time()) + self.NOTIFY_LEASE_SECONDS))
+        except Exception:
+            if status == RECEIVED:
+                self._mark_processing(order_id, started)
+            raise
         metrics.count("OrdersCompleted", int(completed is not None))
         return completed
 
+    def _mark_processing(self, order_id: str, started: str) -> None:
+        """An attempt that did not finish leaves the order PROCESSING, as it is until a retry finishes it."""
+        try:
+            self.orders.transition(order_id, RECEIVED, PROCESSING, started)
+        except Exception:  # the attempt's own error is the one to report; the order stays RECEIVED
+            logger.warning("could not mark the order PROCESSING", order_id=order_id, exc_info=True)
+
     NOTIFY_LEASE_SECONDS = 30
 
-    def _notify(self, order: dict[str, Any]) -> None:
-        if not self.orders.claim_notification(order["orderId"], time.time(), self.NOTIFY_LEASE_SECONDS,
-                                              claim=str(uuid.uuid4())):
+    def _notify(self, order: dict[str, Any], claim: str) -> None:
+        # The COMPLETED write took the claim; a later delivery (or this one, after a lost answer) takes it here.
+        held = order.get("notifyingClaim") == claim and order.get("notifyingUntil", 0) > time.time()
+        if not held and not self.orders.claim_notification(order["orderId"], time.time(),
+                                                           self.NOTIFY_LEASE_SECONDS, claim=claim):
             # Another delivery is publishing it; if that one dies, the sweep re-queues the order.
             logger.info("notification already being sent", order_id=order["orderId"])
             metrics.count("OrderMessageDuplicates")
@@ -314,8 +338,9 @@ class OrderSweeper:
         stuck_before = iso_from_epoch(now - stuck_after_seconds())
         counts = {"requeued": 0, "failed": 0}
         for shard in all_pending_shards():
-            for order_id in self.orders.waiting_since(shard, requeue_before):
-                outcome = self._handle(order_id, stuck_before)
+            # Every order placed before either cut-off: each is then judged by how long it has been in its status.
+            for order_id in self.orders.waiting_since(shard, max(requeue_before, stuck_before)):
+                outcome = self._handle(order_id, stuck_before, requeue_before)
                 if outcome:
                     counts[outcome] += 1
         metrics.count("OrdersRequeued", counts["requeued"])
@@ -324,17 +349,21 @@ class OrderSweeper:
             logger.info("orders swept", requeued=counts["requeued"], failed=counts["failed"])
         return counts
 
-    def _handle(self, order_id: str, stuck_before: str) -> str | None:
+    def _handle(self, order_id: str, stuck_before: str, requeue_before: str) -> str | None:
         order = self.orders.get(order_id)  # the index may lag the table
         if order is None:
             return None
         status = order["status"]
+        # How long it has been in its status: pending-index-v2 only knows when it was placed.
+        since = order.get("updatedAt") or order.get("pendingSince", "")
         if status == RECEIVED or (status == COMPLETED and "notifiedAt" not in order):
+            if since > requeue_before:
+                return None
             # The id of the request that placed it (an order stored before ids were kept: its own id).
             with correlation.bind(order.get("correlationId") or order_id):
                 self.queue.send_json({"orderId": order_id})
             return "requeued"
-        if status == PROCESSING and order.get("pendingSince", "") <= stuck_before:
+        if status == PROCESSING and since <= stuck_before:
             failed = self.orders.transition(order_id, PROCESSING, FAILED, self.clock(),
                                             reason="processing did not finish")
             return "failed" if failed else None

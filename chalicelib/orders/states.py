@@ -45,7 +45,7 @@ def is_final(status: str) -> bool:
 
 
 def leaves_work_list(status: str) -> bool:
-    """Whether entering `status` takes the order off the sweep's work list (pending-index) at once.
+    """Whether entering `status` takes the order off the sweep's work list (pending-index-v2) at once.
 
     FAILED does: nothing more will happen to it. COMPLETED does not: the order
     still owes its notification, and stays listed until that is recorded.

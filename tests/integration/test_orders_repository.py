@@ -35,14 +35,45 @@ def test_add_if_absent_keeps_the_first_order(orders):
     assert not created and stored["customerId"] == "c"
 
 
-def test_a_transition_appends_history_and_moves_the_pending_clock(orders):
+def test_a_transition_appends_history_and_leaves_the_pending_index_key_as_placed(orders):
     received(orders)
     after = orders.transition("o-1", "RECEIVED", "PROCESSING", T1)
     assert after == raw("o-1")
-    assert after["status"] == "PROCESSING" and after["updatedAt"] == T1 and after["pendingSince"] == T1
+    assert after["status"] == "PROCESSING" and after["updatedAt"] == T1
     assert after["history"] == [{"status": "RECEIVED", "at": T0}, {"status": "PROCESSING", "at": T1}]
     done = orders.transition("o-1", "PROCESSING", "COMPLETED", T2, changes={"total": Decimal("1.50")})
-    assert done["total"] == Decimal("1.50") and done["pendingSince"] == T2 and done["pendingShard"] == "P1"
+    # pendingSince is an index key: moving it would be a delete and a put on pending-index-v2.
+    assert done["total"] == Decimal("1.50") and done["pendingSince"] == T0 and done["pendingShard"] == "P1"
+    assert done["updatedAt"] == T2  # what the sweep measures an order's wait in its status by
+
+
+def test_one_write_takes_a_received_order_through_processing_to_completed_with_the_notification_claim(orders):
+    received(orders)
+    done = orders.transition("o-1", "RECEIVED", "COMPLETED", T2, changes={"total": Decimal("2.00")},
+                             passing=("PROCESSING", T1), claim=("me", 1_800_000_030))
+    assert done == raw("o-1")
+    assert done["history"] == [{"status": "RECEIVED", "at": T0}, {"status": "PROCESSING", "at": T1},
+                               {"status": "COMPLETED", "at": T2}]
+    assert (done["status"], done["total"], done["pendingSince"]) == ("COMPLETED", Decimal("2.00"), T0)
+    assert (done["notifyingClaim"], done["notifyingUntil"]) == ("me", 1_800_000_030)
+    # The claim is this delivery's: claimed again with its name (a lost answer retried), it is still its own...
+    assert orders.claim_notification("o-1", 1_800_000_000, 30, claim="me")
+    # ...and no other delivery's while it holds.
+    assert not orders.claim_notification("o-1", 1_800_000_000, 30, claim="another")
+    assert orders.transition("o-1", "RECEIVED", "COMPLETED", T2, passing=("PROCESSING", T1)) is None
+
+
+def test_passing_through_a_status_is_checked_step_by_step_and_the_claim_goes_with_completed_only(orders):
+    received(orders)
+    with pytest.raises(IllegalTransition):  # RECEIVED → COMPLETED is legal only through PROCESSING
+        orders.transition("o-1", "RECEIVED", "COMPLETED", T1)
+    with pytest.raises(IllegalTransition):
+        orders.transition("o-1", "RECEIVED", "COMPLETED", T1, passing=("FAILED", T1))
+    with pytest.raises(ValueError):
+        orders.transition("o-1", "RECEIVED", "FAILED", T1, claim=("me", 1))
+    failed = orders.transition("o-1", "RECEIVED", "FAILED", T1, reason="unknown", passing=("PROCESSING", T1))
+    assert [h["status"] for h in failed["history"]] == ["RECEIVED", "PROCESSING", "FAILED"]
+    assert "pendingShard" not in failed and "pendingSince" not in failed
 
 
 def test_failed_takes_the_order_off_the_work_list_and_keeps_the_reason(orders):
@@ -145,3 +176,44 @@ def test_prices_gives_up_loudly_rather_than_calling_a_product_unknown(aws_resour
                         lambda RequestItems: {"Responses": {}, "UnprocessedKeys": RequestItems})
     with pytest.raises(RuntimeError, match="could not be read"):
         ProductRepository("ProductTable").prices(["a"], max_attempts=3, sleep=lambda s: None)
+
+
+def test_a_customers_page_reads_the_keys_index_then_the_listed_attributes_retrying_unprocessed_keys(orders, monkeypatch):
+    for n in range(3):
+        orders.add_if_absent({"orderId": f"o-{n}", "customerId": "c", "status": "RECEIVED",
+                              "createdAt": f"2026-01-01T00:00:0{n}.000Z", "notifyingClaim": "x",
+                              "items": [{"productId": "p", "quantity": 1}], "history": []})
+    orders.add_if_absent({"orderId": "other", "customerId": "d", "status": "RECEIVED",
+                          "createdAt": "2026-01-01T00:00:09.000Z"})
+    dynamodb = aws.client("dynamodb")
+    real, calls = dynamodb.batch_get_item, []
+
+    def throttled(RequestItems):
+        calls.append(RequestItems)
+        request = RequestItems["OrdersTable"]
+        if len(calls) == 1:  # the first answer leaves the first key unprocessed
+            answer = real(RequestItems={"OrdersTable": {**request, "Keys": request["Keys"][1:]}})
+            answer["UnprocessedKeys"] = {"OrdersTable": {**request, "Keys": request["Keys"][:1]}}
+            return answer
+        return real(RequestItems=RequestItems)
+    monkeypatch.setattr(dynamodb, "batch_get_item", throttled)
+    page, cursor = orders.page_for_customer("c", 2, None, sleep=lambda seconds: None)
+    assert [o["orderId"] for o in page] == ["o-2", "o-1"] and cursor  # newest first, as the index orders them
+    assert all("notifyingClaim" not in o and "pendingShard" not in o for o in page)  # listed attributes only
+    assert len(calls) == 2 and calls[1]["OrdersTable"]["Keys"] == [{"orderId": {"S": "o-2"}}]
+    rest, cursor = orders.page_for_customer("c", 2, cursor, sleep=lambda seconds: None)
+    assert [o["orderId"] for o in rest] == ["o-0"] and cursor is None
+
+
+def test_an_order_a_replica_does_not_hold_yet_is_read_again_consistently(orders, monkeypatch):
+    received(orders)
+    dynamodb = aws.client("dynamodb")
+    real, consistent = dynamodb.batch_get_item, []
+
+    def lagging(RequestItems):
+        request = RequestItems["OrdersTable"]
+        consistent.append(request["ConsistentRead"])
+        return real(RequestItems=RequestItems) if request["ConsistentRead"] else {"Responses": {"OrdersTable": []}}
+    monkeypatch.setattr(dynamodb, "batch_get_item", lagging)
+    page, _ = orders.page_for_customer("c", 5, None)
+    assert [o["orderId"] for o in page] == ["o-1"] and consistent == [False, True]

@@ -234,18 +234,40 @@ def test_a_lasting_error_fails_the_order_on_the_last_receive_and_the_message_goe
 
 
 def test_the_last_receive_fails_a_received_order_too(client, monkeypatch):
-    def broken(self, order_id, current, new, at, reason=None, changes=None):
+    # The catalog and every write but FAILED throttled: the order never leaves RECEIVED, then fails.
+    def broken(self, order_id, current, new, at, reason=None, changes=None, **kwargs):
         if new != "FAILED":
             raise ConnectionError("throttled")
-        return real_transition(self, order_id, current, new, at, reason, changes)
+        return real_transition(self, order_id, current, new, at, reason, changes, **kwargs)
     real_transition = OrderRepository.transition
     monkeypatch.setattr(OrderRepository, "transition", broken)
+    monkeypatch.setattr(ProductRepository, "prices", lambda self, ids: (_ for _ in ()).throw(ConnectionError("throttled")))
     order_id = new_order([{"productId": "p", "quantity": 1}])
     with pytest.raises(BatchFailed):
         deliver(client, order_id, receive_count=5)
     order = stored(order_id)
     assert [h["status"] for h in order["history"]] == ["RECEIVED", "FAILED"]
     assert order["failureReason"] == "processing failed 5 times: throttled"
+
+
+def test_an_attempt_that_does_not_finish_leaves_the_order_processing_and_a_retry_completes_it(client, inbox,
+                                                                                              monkeypatch):
+    # One write takes an order from RECEIVED to COMPLETED when the attempt finishes; one that does not
+    # (the catalog is down) stores PROCESSING, as GET /orders/{id} and the sweep's stuck rule expect.
+    monkeypatch.setattr(ProductRepository, "prices", lambda self, ids: (_ for _ in ()).throw(ConnectionError("down")))
+    put_product("p-1", "4.00")
+    order_id = new_order([{"productId": "p-1", "quantity": 1}])
+    with pytest.raises(BatchFailed):
+        deliver(client, order_id)
+    first = stored(order_id)
+    assert first["status"] == "PROCESSING" and first["pendingShard"]
+    monkeypatch.undo()
+    assert deliver(client, order_id, receive_count=2)[0] == {"batchItemFailures": []}
+    order = stored(order_id)
+    assert order["status"] == "COMPLETED" and order["total"] == Decimal("4.00") and "notifiedAt" in order
+    assert order["history"][:2] == first["history"]  # PROCESSING, when the first attempt started
+    assert [h["status"] for h in order["history"]] == ["RECEIVED", "PROCESSING", "COMPLETED"]
+    assert len(notifications(inbox)) == 1
 
 
 def test_the_last_receive_never_fails_a_completed_order_that_only_lacks_its_notification(client, inbox, monkeypatch):

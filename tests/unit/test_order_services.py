@@ -76,3 +76,76 @@ def test_the_sweep_requeues_an_order_left_behind_and_fails_one_stuck_processing(
     assert sweeper.sweep() == {"requeued": 1, "failed": 1}
     assert [json.loads(b)["orderId"] for b in queue.bodies] == [left]
     assert orders.get(stuck)["status"] == "FAILED"
+
+
+class CountingOrders(FakeOrders):
+    """The fake, counting its writes: the order's write cost (docs/orders.md, "Write cost") is a count of them."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes: list[str] = []
+
+    def add_if_absent(self, order):
+        self.writes.append("put")
+        return super().add_if_absent(order)
+
+    def transition(self, order_id, current, new, at, reason=None, changes=None, **kwargs):
+        self.writes.append(f"{current}->{new}")
+        return super().transition(order_id, current, new, at, reason, changes, **kwargs)
+
+    def claim_notification(self, order_id, now, lease_seconds, claim):
+        self.writes.append("claim")
+        return super().claim_notification(order_id, now, lease_seconds, claim)
+
+    def mark_notified(self, order_id, at):
+        self.writes.append("notified")
+        return super().mark_notified(order_id, at)
+
+
+def test_an_order_that_goes_through_at_once_costs_three_writes_and_keeps_its_pending_key(parts):
+    _, queue, products, notifier, contacts = parts
+    orders = CountingOrders()
+    service = OrderService(orders, queue, clock=lambda: "2026-11-20T10:00:00.000Z", contacts=contacts)
+    worker = OrderWorker(orders, products, notifier, 5, clock=lambda: "2026-11-20T10:00:01.000Z", contacts=contacts)
+    order_id = service.accept({"customerId": "cust-1", "items": ITEMS})["orderId"]
+    placed = orders.get(order_id)["pendingSince"]
+    completed = {}
+    real_completed = notifier.completed
+    notifier.completed = lambda order: completed.update(orders.get(order_id)) or real_completed(order)
+    deliver(worker, queue)
+    # The accept, RECEIVED → PROCESSING → COMPLETED with the claim in one write, notifiedAt: no claim of its own.
+    assert orders.writes == ["put", "RECEIVED->COMPLETED", "notified"]
+    assert completed["pendingSince"] == placed  # never moved while the order was on the work list
+    assert [h["status"] for h in completed["history"]] == ["RECEIVED", "PROCESSING", "COMPLETED"]
+    assert len(notifier.sent) == 1
+
+
+def test_an_attempt_that_fails_stores_processing_and_the_next_completes_from_there(parts):
+    orders, queue, products, notifier, contacts = parts
+    service = OrderService(orders, queue, clock=lambda: "2026-11-20T10:00:00.000Z", contacts=contacts)
+    worker = OrderWorker(orders, products, notifier, 5, clock=lambda: "2026-11-20T10:00:01.000Z", contacts=contacts)
+    order_id = service.accept({"customerId": "cust-1", "items": ITEMS})["orderId"]
+    real_prices = products.prices
+    products.prices = lambda ids: (_ for _ in ()).throw(ConnectionError("catalog down"))
+    with pytest.raises(ConnectionError):
+        deliver(worker, queue)
+    assert orders.get(order_id)["status"] == "PROCESSING" and notifier.sent == []
+    products.prices = real_prices
+    deliver(worker, queue, count=2)
+    order = orders.get(order_id)
+    assert order["status"] == "COMPLETED" and "notifiedAt" in order and len(notifier.sent) == 1
+    assert [h["status"] for h in order["history"]] == ["RECEIVED", "PROCESSING", "COMPLETED"]
+
+
+def test_the_sweep_judges_an_orders_wait_by_its_status_not_by_when_it_was_placed(service, parts):
+    orders, queue, _, _, _ = parts
+    # Placed long ago (pendingSince), but in its status since a moment: neither re-queued nor failed yet.
+    moved = service.accept({"customerId": "cust-1", "items": ITEMS})["orderId"]
+    orders.transition(moved, "RECEIVED", "PROCESSING", "2026-11-20T23:59:59.000Z")
+    queue.bodies.clear()
+    late = OrderSweeper(orders, queue, clock=lambda: "2026-11-21T00:00:00.000Z",
+                        now=lambda: 1_795_219_200)  # 2026-11-21T00:00:00Z
+    assert late.sweep() == {"requeued": 0, "failed": 0}
+    assert orders.get(moved)["status"] == "PROCESSING"
+    much_later = OrderSweeper(orders, queue, clock=lambda: "2026-11-22T00:00:00.000Z", now=lambda: 1_795_305_600)
+    assert much_later.sweep() == {"requeued": 0, "failed": 1}
