@@ -202,6 +202,19 @@ def invoice_retention_years() -> int:
     return int(setting("INVOICE_RETENTION_YEARS", "5"))
 
 
+def log_split_part_bytes() -> int:
+    """A plain log upload larger than this is split by several readers at once, one per byte range of about this
+    size (docs/log-batches.md, "Large files"). 64 MiB by default: about 1 M lines, two minutes of one splitter at a
+    full vCPU, so a 1 GiB file is 16 ranges. A `.gz` is always read by one (a gzip stream has no byte entry points)."""
+    return int(setting("LOG_SPLIT_PART_BYTES", str(64 << 20)))
+
+
+def log_split_max_parts() -> int:
+    """At most this many byte ranges per upload (and at least 1: one reader, as for a small file). 16 by default;
+    64 at most, the room the counting keys leave (chalicelib/logbatch/repository.py CHUNKS_PER_PART)."""
+    return min(64, max(1, int(setting("LOG_SPLIT_MAX_PARTS", "16"))))
+
+
 def log_formats() -> str | None:
     """The stage's user-defined log formats: JSON (docs/log-formats.md), from LOG_FORMATS in the stage's
     environment_variables in .chalice/config.json. Unset or empty: none, only the built-in formats."""
@@ -256,6 +269,8 @@ class Settings:
     log_batches_table: str
     log_lines_per_message: int
     log_split_time_budget: float | None
+    log_split_part_bytes: int
+    log_split_max_parts: int
     log_records_retention_days: int
     log_formats: str | None
     invoices_bucket: str

@@ -163,6 +163,43 @@ class FakeRuns:
         if self.items[run_id]["status"] == IN_PROGRESS:
             self.items[run_id]["status"] = "superseded"
 
+    # --- runs read in parts: the conditions of RunRepository's, in memory ---------------
+
+    def start_parts(self, run: dict[str, Any], parts: list[dict[str, Any]], lease_seconds: int) -> None:
+        for part in parts:
+            self.items.setdefault(part["run_id"], {**run, **part, "status": IN_PROGRESS,
+                                                   "lease_until": self.now() + lease_seconds})
+
+    def planned(self, run_id: str, token: str, parts: int) -> None:
+        run = self.items[run_id]
+        if run.get("parts") != parts or run[TOKEN] != token:
+            raise LeaseLost(run_id)
+        run.pop("lease_until", None)
+
+    def part_done(self, run_id: str, part: int, totals: dict[str, int], **fields: Any) -> dict | None:
+        run = self.items.get(run_id)
+        if run is None:
+            return None
+        if part not in run.setdefault("parts_done", set()):
+            run["parts_done"].add(part)
+            for name, value in totals.items():
+                run[name] = run.get(name, 0) + value
+            for name, value in fields.items():
+                run.setdefault(name, value)
+        return self.get(run_id)
+
+    @staticmethod
+    def all_parts_done(run: Any) -> bool:
+        return run is not None and run.get("parts") is not None and len(run.get("parts_done", ())) >= run["parts"]
+
+    def seal(self, run_id: str, status: str, **fields: Any) -> dict | None:
+        run = self.items[run_id]
+        if run["status"] != IN_PROGRESS or run.get("parts") is None:
+            return None
+        run.update(fields, status=status)
+        return self.get(run_id)
+
+
 
 class FakeLogRuns(FakeRuns):
     """A log run's table: counting each message once (by run and seq), problem lines and the report's claim."""
@@ -191,17 +228,17 @@ class FakeLogRuns(FakeRuns):
             result.runs[message.run_id] = self.get(message.run_id)
         return result
 
-    def close_chunks(self, run_id: str, messages: int, per_chunk: int) -> dict | None:
+    def close_chunks(self, run_id: str, messages: int, per_chunk: int, first: int = 0) -> dict | None:
         return None
 
-    def counted_so_far(self, run_id: str) -> int:
+    def counted_so_far(self, run_id: str, parts: int = 1) -> int:
         return int(self.items[run_id].get("processed", 0))
 
-    def problem_chunks(self, run_id: str, from_chunk: int, limit: int = 100) -> list[dict]:
+    def problem_chunks(self, run_id: str, from_chunk: int, limit: int = 100, parts: int = 1) -> list[dict]:
         chunks = sorted((c, sets) for c, sets in self.problems.get(run_id, {}).items() if c >= from_chunk and sets)
         return [{"chunk": c, **sets} for c, sets in chunks[:limit]]
 
-    def first_unparsed(self, run_id: str, limit: int = 5) -> list[int]:
+    def first_unparsed(self, run_id: str, limit: int = 5, parts: int = 1) -> list[int]:
         return sorted(self.unparsed.get(run_id, ()))[:limit]
 
     def claim_report(self, run_id: str, claim: str, lease_seconds: int = 120,

@@ -13,6 +13,7 @@ from chalicelib import correlation, metrics
 from chalicelib.clock import seconds_between
 from chalicelib.logs import logger
 from chalicelib.ports import LogLines, LogRuns, Reports
+from chalicelib.streaming.runs import parts_of
 
 
 def report_key_for(source_key: str) -> str:
@@ -65,7 +66,7 @@ class BatchCompletion:
         """The run's first few unparsed lines ({line, text, clipped?}), from its chunks' U# items and records."""
         if self.records is None or not int(run.get("unparsed", 0)):
             return []
-        ids = {number: f"{run_id}#{number:09d}" for number in self.tracker.first_unparsed(run_id)}
+        ids = {number: f"{run_id}#{number:09d}" for number in self.tracker.first_unparsed(run_id, parts=parts_of(run))}
         stored = self.records.get_many(list(ids.values()))
         lines = []
         for number, record_id in ids.items():

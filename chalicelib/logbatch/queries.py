@@ -8,14 +8,14 @@ from chalicelib.logbatch.parsing import normalise_level
 from chalicelib.logbatch.repository import decode_problem_cursor, encode_problem_cursor
 from chalicelib.ports import LogLines, LogRuns
 from chalicelib.pagination import clip_texts, fitting, parse_page_size
-from chalicelib.streaming.runs import check_upload_key, latest_run
+from chalicelib.streaming.runs import check_upload_key, latest_run, parts_of
 
 
 def batch_status(batch_id: str | None, tracker: LogRuns, reports_bucket: str) -> dict:
     run: Any = latest_run(tracker, batch_id)
     total = run.get("total_lines")
     # The RUN item adds 10,000 lines at a time; its sections know the count to the nearest chunk.
-    processed = int(run.get("processed", 0)) if run.get("report_written") else tracker.counted_so_far(run["run_id"])
+    processed = int(run.get("processed", 0)) if run.get("report_written") else tracker.counted_so_far(run["run_id"], parts_of(run))
     status = {
         "batch_id": run["batch_id"], "run_id": run["run_id"], "source": f"s3://{run['bucket']}/{run['key']}",
         "status": run["status"], "started_at": run["started_at"], "lines_split": int(run.get("checkpoint_line", 0)),
@@ -87,7 +87,7 @@ def problem_lines(key: str | None, level: str | None, status: str | None, limit:
     found: list[tuple[int, int]] = []  # (chunk, line)
     scanned, next_cursor = 0, None
     while len(found) < page_size:
-        items = tracker.problem_chunks(run["run_id"], chunk, limit=100)
+        items = tracker.problem_chunks(run["run_id"], chunk, limit=100, parts=parts_of(run))
         for item in items:
             scanned += 1
             lines = [n for n in _matching_lines(item, groups) if item["chunk"] != chunk or n > after]

@@ -38,11 +38,16 @@ from chalicelib import aws
 from chalicelib.adapters.dynamo import Update, batch_put, from_item, to_item, update_item
 from chalicelib.clock import iso_from_epoch
 from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
-from chalicelib.streaming.runs import RUN, Run, RunRepository
+from chalicelib.streaming.runs import RUN, Run, RunRepository, part_run_id
 
 CHUNK_LINES = 100          # lines per chunk (the splitter turns it into messages per chunk)
 SECTION_CHUNKS = 100       # chunks per section: the RUN item takes one update per 10,000 lines
 MAX_SLOTS_PER_UPDATE = 50  # one `NOT contains` per slot; DynamoDB caps an expression at 4 KB
+# A run read in parts (streaming/parts.py) numbers part p's messages from p * CHUNKS_PER_PART * per_chunk, so
+# its chunks and sections are its own (a multiple of SECTION_CHUNKS), in file order, and its counting items live
+# under its own partition key: one file's readers do not share a hot key. 10^7 chunks is 10^9 lines a part; 64
+# parts keep chunk numbers within the 9 digits of the sort keys (P#, U#) and seq within MAX_SEQ.
+CHUNKS_PER_PART = 10_000_000
 CHUNK_TTL_SECONDS = 30 * 24 * 3600  # longer than any message can live in a queue or its DLQ
 # Problem-line sets of a chunk, and what each holds. A line can be in two (an ERROR with a 503).
 PROBLEM_SETS = {"pf": "FATAL", "pe": "ERROR", "pw": "WARN", "p5": "5xx"}
@@ -69,6 +74,19 @@ class LogRun(Run, total=False):
 
 def messages_per_chunk(lines_per_message: int) -> int:
     return max(1, CHUNK_LINES // max(1, lines_per_message))
+
+
+def first_seq(part: int, per_chunk: int) -> int:
+    """The number of part `part`'s first message (0 for a run read by one reader, which is part 0)."""
+    return part * CHUNKS_PER_PART * per_chunk
+
+
+def counting_key(run_id: str, chunk: int) -> str:
+    """The partition key of a chunk's section, problem-line and unparsed items: the run's own for part 0 (and for
+    every run read by one reader), the part's run id for the others."""
+    part = chunk // CHUNKS_PER_PART
+    return part_run_id(run_id, part) if part else run_id
+
 
 
 def problem_sets_of(level: str | None, status_class: str) -> list[str]:
@@ -188,7 +206,7 @@ class LogRunRepository(RunRepository):
         return {"pk": f"{run_id}#C{chunk}", "sk": "C"}
 
     def _section_key(self, run_id: str, section: int) -> dict:
-        return {"pk": run_id, "sk": f"S#{section:09d}"}
+        return {"pk": counting_key(run_id, section * SECTION_CHUNKS), "sk": f"S#{section:09d}"}
 
     def _conditional_update(self, key: dict, update: Update, condition: str | None = None) -> dict | None:
         """The counting writes' UpdateItem (one method, so that a test can make moto apply them atomically)."""
@@ -267,12 +285,12 @@ class LogRunRepository(RunRepository):
         if problems and self.problem_lines_ttl_seconds:
             problems["ttl"] = int(self.now() + self.problem_lines_ttl_seconds)
         if problems:  # before the roll: once rolled, nobody comes back for them
-            self._db.put_item(TableName=self.table_name,
-                              Item=to_item({"pk": run_id, "sk": f"P#{chunk:09d}", "chunk": chunk, **problems}))
+            self._db.put_item(TableName=self.table_name, Item=to_item(
+                {"pk": counting_key(run_id, chunk), "sk": f"P#{chunk:09d}", "chunk": chunk, **problems}))
         unparsed = sorted(int(n) for n in image.get(UNPARSED_SET, ()))[:UNPARSED_SAMPLE]
         if unparsed:  # likewise: the report's first unparsed lines come from these
             self._db.put_item(TableName=self.table_name, Item=to_item(
-                {"pk": run_id, "sk": f"U#{chunk:09d}", "chunk": chunk, "lines": set(unparsed)}))
+                {"pk": counting_key(run_id, chunk), "sk": f"U#{chunk:09d}", "chunk": chunk, "lines": set(unparsed)}))
         section = chunk // SECTION_CHUNKS
         counters = Counter({name: int(value) for name, value in image.items() if is_counter(name)})
         update = _add_counts(Update(), counters, {}).add("rolled", {chunk}, placeholder="chunk_set")
@@ -290,12 +308,13 @@ class LogRunRepository(RunRepository):
                                        "attribute_exists(#pk) AND NOT contains(#rolled_sections, :section)")
         result.runs[run_id] = run if run is not None else self.get(run_id)
 
-    def close_chunks(self, run_id: str, messages: int, per_chunk: int) -> dict | None:
-        """The splitter's last word on counting: how many messages the last chunk and section hold.
+    def close_chunks(self, run_id: str, messages: int, per_chunk: int, first: int = 0) -> dict | None:
+        """The splitter's last word on counting: how many messages the last chunk and section hold. `messages`
+        is the number after the last one sent; `first`, the reader's first (a part's: first_seq).
 
         Returns the run when that completed its counting (its workers were faster than the splitter).
         """
-        if messages == 0:
+        if messages <= first:
             return None
         result = CountResult()
         last_chunk = (messages - 1) // per_chunk
@@ -314,12 +333,19 @@ class LogRunRepository(RunRepository):
             self._roll_section(run_id, last_section, section, result)
         return result.runs.get(run_id)
 
-    def counted_so_far(self, run_id: str) -> int:
-        """Lines counted into the run's sections: its progress, to the nearest chunk."""
+    @staticmethod
+    def _counting_keys(run_id: str, parts: int) -> list[str]:
+        return [counting_key(run_id, part * CHUNKS_PER_PART) for part in range(max(1, parts))]
+
+    def counted_so_far(self, run_id: str, parts: int = 1) -> int:
+        """Lines counted into the run's sections (those of each of its `parts`): its progress, to the nearest chunk."""
+        return sum(self._counted_under(key) for key in self._counting_keys(run_id, parts))
+
+    def _counted_under(self, pk: str) -> int:
         total, start = 0, None
         while True:
             params = {"TableName": self.table_name, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :s)",
-                      "ExpressionAttributeValues": {":pk": {"S": run_id}, ":s": {"S": "S#"}},
+                      "ExpressionAttributeValues": {":pk": {"S": pk}, ":s": {"S": "S#"}},
                       "ProjectionExpression": "#processed", "ExpressionAttributeNames": {"#processed": "processed"}}
             if start:
                 params["ExclusiveStartKey"] = start
@@ -329,22 +355,35 @@ class LogRunRepository(RunRepository):
             if not start:
                 return total
 
-    def problem_chunks(self, run_id: str, from_chunk: int, limit: int = 100) -> list[dict]:
-        """Problem-line items of the run's chunks from `from_chunk` on, in line order (only chunks that have some)."""
-        page = self._db.query(
-            TableName=self.table_name, Limit=limit,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
-            ExpressionAttributeValues={":pk": {"S": run_id}, ":from": {"S": f"P#{from_chunk:09d}"},
-                                       ":to": {"S": "P#999999999"}})
-        return [from_item(item) for item in page.get("Items", [])]
+    def problem_chunks(self, run_id: str, from_chunk: int, limit: int = 100, parts: int = 1) -> list[dict]:
+        """Problem-line items of the run's chunks from `from_chunk` on, in line order (only chunks that have some):
+        up to `limit`, from the part `from_chunk` is in and, while that is not enough, the parts after it."""
+        found: list[dict] = []
+        for part in range(from_chunk // CHUNKS_PER_PART, max(1, parts)):
+            page = self._db.query(
+                TableName=self.table_name, Limit=limit - len(found),
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
+                ExpressionAttributeValues={":pk": {"S": counting_key(run_id, part * CHUNKS_PER_PART)},
+                                           ":from": {"S": f"P#{max(from_chunk, part * CHUNKS_PER_PART):09d}"},
+                                           ":to": {"S": f"P#{(part + 1) * CHUNKS_PER_PART - 1:09d}"}})
+            found += [from_item(item) for item in page.get("Items", [])]
+            if len(found) >= limit or page.get("LastEvaluatedKey"):
+                break  # a page ends where the query's does: the next one starts after its last chunk
+        return found
 
-    def first_unparsed(self, run_id: str, limit: int = UNPARSED_SAMPLE) -> list[int]:
-        """The run's first `limit` unparsed line numbers: its first chunks' `U#` items hold them (one query)."""
-        page = self._db.query(
-            TableName=self.table_name, Limit=limit, ConsistentRead=True,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :u)",
-            ExpressionAttributeValues={":pk": {"S": run_id}, ":u": {"S": "U#"}})
-        return sorted(int(n) for item in page.get("Items", []) for n in item["lines"]["NS"])[:limit]
+    def first_unparsed(self, run_id: str, limit: int = UNPARSED_SAMPLE, parts: int = 1) -> list[int]:
+        """The run's first `limit` unparsed line numbers: its first chunks' `U#` items hold them (one query a part,
+        until enough are found)."""
+        lines: list[int] = []
+        for key in self._counting_keys(run_id, parts):
+            page = self._db.query(
+                TableName=self.table_name, Limit=limit, ConsistentRead=True,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :u)",
+                ExpressionAttributeValues={":pk": {"S": key}, ":u": {"S": "U#"}})
+            lines += sorted(int(n) for item in page.get("Items", []) for n in item["lines"]["NS"])
+            if len(lines) >= limit:
+                break
+        return lines[:limit]
 
     # --- completion --------------------------------------------------------------
 

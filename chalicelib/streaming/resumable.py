@@ -39,8 +39,9 @@ class ObjectReplaced(Exception):
 
 
 def open_object(bucket: str, key: str, etag: str, offset: int = 0, lines_before: int | None = None,
-                caps: UploadCaps | None = None) -> Iterable[bytes]:
-    """The object's (decompressed) bytes from `offset`, within the stage's caps (OverCap past them).
+                caps: UploadCaps | None = None, end: int | None = None) -> Iterable[bytes]:
+    """The object's (decompressed) bytes from `offset` (up to `end`, for one part of a planned plain
+    object: streaming/parts.py), within the stage's caps (OverCap past them).
 
     `lines_before`: the newlines before `offset`, which a reader that numbers lines knows from its checkpoint;
     when not given, a resumed read counts them (a `.gz` while decompressing up to the offset, a plain object
@@ -50,7 +51,11 @@ def open_object(bucket: str, key: str, etag: str, offset: int = 0, lines_before:
     caps = caps or UploadCaps.of_stage()
     compressed = key.lower().endswith(".gz")
     params = {"Bucket": bucket, "Key": key, "IfMatch": f'"{etag}"'}
-    if offset and not compressed:
+    if end is not None and not compressed:
+        if offset >= end:
+            return iter(())  # a part resumed exactly at its end
+        params["Range"] = f"bytes={offset}-{end - 1}"
+    elif offset and not compressed:
         params["Range"] = f"bytes={offset}-"
     try:
         response = s3.get_object(**params)
@@ -73,6 +78,28 @@ def open_object(bucket: str, key: str, etag: str, offset: int = 0, lines_before:
             before = s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"', Range=f"bytes=0-{offset - 1}")
             lines_before = count_newlines(before["Body"].iter_chunks(CHUNK_BYTES))
     return capped(chunks, caps, position=offset, lines=lines_before)
+
+
+def range_reader(bucket: str, key: str, etag: str) -> Callable[[int, int], Iterable[bytes]]:
+    """The bytes in [start, end) of the upload, as streaming/parts.py's `plan` reads them (ObjectReplaced if the
+    upload is not that one any more)."""
+    s3 = aws.client("s3")
+
+    def read_range(start: int, end: int) -> Iterable[bytes]:
+        if start >= end:
+            return iter(())
+        try:
+            response = s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"', Range=f"bytes={start}-{end - 1}")
+        except s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("PreconditionFailed", "412", "NoSuchKey"):
+                raise ObjectReplaced(f"s3://{bucket}/{key}") from None
+            raise
+        return response["Body"].iter_chunks(CHUNK_BYTES)
+    return read_range
+
+
+def object_size(bucket: str, key: str) -> int:
+    return int(aws.client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"])
 
 
 def _failing(error: Exception) -> Iterable[bytes]:
@@ -144,6 +171,9 @@ class UploadReader(ABC):
     SAFETY_MARGIN_SECONDS = 30  # left for the last flush and the hand-over
     # Where the object's bytes come from: S3, or a fake in the services' unit tests (tests/unit/test_log_services.py).
     open_object = staticmethod(open_object)
+    # How a reader that plans an upload in parts learns its size and reads its ranges (the same fakes stand in).
+    object_size = staticmethod(object_size)
+    range_reader = staticmethod(range_reader)
 
     def __init__(self, runs: Runs, continuation: Queue, time_budget: float | None = None,
                  monotonic: Callable[[], float] = time.monotonic):

@@ -10,6 +10,13 @@ run taken and does nothing; a reader that crashed is replaced once its lease
 runs out; a reader about to time out hands its lease to a continuation by
 token. Under `LATEST#<key>` the table remembers the key's newest run, which is
 what status APIs show.
+
+A large plain upload is read by several readers at once (streaming/parts.py):
+its RUN item's first reader plans it, and each part is then a run of its own
+(`<run>#R<part>`, with `parent` naming the run) with the same lease,
+checkpoints and hand-overs; the run records how many parts it has (`parts`),
+each part adds its totals to it once (`parts_done`), and the last one to finish
+ends the run's reading (`seal`).
 """
 import time
 from contextlib import contextmanager
@@ -71,6 +78,23 @@ def latest_run(runs: _Latest, key: str | None) -> Run:
     if run is None:
         raise NotFound("No upload with this key has been seen.", [{"field": "key", "problem": "not found"}])
     return run
+
+
+def part_run_id(run_id: str, part: int) -> str:
+    """The id of part `part`'s own run: where its reader's lease and checkpoints live."""
+    return f"{run_id}#R{part}"
+
+
+def parent_run_id(run_id: str) -> str:
+    """The run a part's run id belongs to (a run's own id for any other). A run id is `<key>@<ETag>[~<sequencer>]`:
+    a `#R` inside the key is followed by more than digits."""
+    head, separator, tail = run_id.rpartition("#R")
+    return head if separator and tail.isdigit() and "@" in head else run_id
+
+
+def parts_of(run: Any) -> int:
+    """How many readers read the run: its parts, or 1."""
+    return int(run.get("parts") or 1)
 
 
 class LeaseLost(RuntimeError):
@@ -218,6 +242,58 @@ class RunRepository:
         failed = self._update(run["run_id"], update.remove("lease_until").with_values(reading=IN_PROGRESS),
                               "#status = :reading")
         return "failed" if failed else "already finished"
+
+    # --- runs read in parts (streaming/parts.py) ------------------------------------
+
+    def start_parts(self, run: dict[str, Any], parts: list[dict[str, Any]], lease_seconds: int) -> None:
+        """Create each part's run (idempotent: a planner's retry finds them made). Each is `run`'s fields plus the
+        part's own (`run_id`, `parent`, `part`, where it starts and ends, its first token), leased for
+        `lease_seconds` to that token, which its start message carries (a hand-over, as UploadReader takes one)."""
+        until = int(self.now() + lease_seconds)
+        for part in parts:
+            item = {**run, **part, "pk": part["run_id"], "sk": RUN, "status": IN_PROGRESS, "lease_until": until}
+            item.pop("parts", None)
+            try:
+                self._db.put_item(TableName=self.table_name, Item=to_item(item),
+                                  ConditionExpression="attribute_not_exists(pk)")
+            except self._db.exceptions.ConditionalCheckFailedException:
+                pass  # made by an earlier attempt of this planner: its reader may be at work already
+
+    def planned(self, run_id: str, token: str, parts: int) -> None:
+        """The run's reading is its parts' from now on: record how many, and give up the planner's lease (the run
+        stays in progress, so a duplicate event finds it taken); LeaseLost if the planner's lease was lost."""
+        update = Update().clause("SET", "#parts = :parts", parts=parts).remove("lease_until")
+        if self._update(run_id, update.with_values(token=token, reading=IN_PROGRESS),
+                        f"#{TOKEN} = :token AND #status = :reading") is None:
+            run = self.get(run_id)
+            if not (run and run.get("parts") == parts and run.get(TOKEN) == token):  # not our own retried write
+                raise LeaseLost(run_id)
+
+    def part_done(self, run_id: str, part: int, totals: dict[str, int], **fields: Any) -> Run | None:
+        """Add a finished part's `totals` to its run once (a retry adds nothing), and set `fields` unless already
+        set (the first part to stop at a cap names why); the run's item after it (None: no such run)."""
+        update = Update()
+        for i, name in enumerate(sorted(totals)):
+            update.add(name, totals[name], alias=f"t{i}")
+        update.add("parts_done", {part}, placeholder="part_set")
+        for name in sorted(fields):
+            update.clause("SET", f"#{name} = if_not_exists(#{name}, :f_{name})", **{f"f_{name}": fields[name]})
+        done = self._update(run_id, update.with_values(part=part),
+                            "attribute_exists(#pk) AND NOT contains(#parts_done, :part)")
+        return done if done is not None else self.get(run_id)  # type: ignore[return-value]  # the item is a Run
+
+    @staticmethod
+    def all_parts_done(run: Any) -> bool:
+        return run is not None and run.get("parts") is not None and len(run.get("parts_done", ())) >= int(run["parts"])
+
+    def seal(self, run_id: str, status: str, **fields: Any) -> Run | None:
+        """End the reading of a run whose parts are all done: its status and final fields. None if it was sealed
+        already (by another part's reader finishing at the same time, or this one's retry)."""
+        update = Update().clause("SET", "#status = :new_status", new_status=status)
+        for name in sorted(fields):
+            update.clause("SET", f"#{name} = :f_{name}", **{f"f_{name}": fields[name]})
+        return self._update(run_id, update.with_values(reading=IN_PROGRESS),  # type: ignore[return-value]
+                            "#status = :reading AND attribute_exists(#parts)")
 
     def supersede(self, run_id: str) -> None:
         update = Update().clause("SET", "#status = :superseded", superseded=SUPERSEDED)

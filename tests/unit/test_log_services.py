@@ -60,22 +60,35 @@ class Stream:
     def __init__(self, text: str):
         self.data = text.encode()
 
-    def __call__(self, bucket, key, etag, offset=0, lines_before=None, caps=None):
-        return iter([self.data[offset:]])
+    def __call__(self, bucket, key, etag, offset=0, lines_before=None, caps=None, end=None):
+        return iter([self.data[offset:end]])
+
+    def size(self, bucket, key):
+        return len(self.data)
+
+    def ranges(self, bucket, key, etag):
+        return lambda start, end: [self.data[start:end]]
+
+
+def reading(splitter, text: str):
+    """The splitter reads `text` as the uploaded object (its size and ranges too, should it plan parts)."""
+    stream = Stream(text)
+    splitter.open_object, splitter.object_size, splitter.range_reader = stream, stream.size, stream.ranges
+    return stream
 
 
 def test_the_splitter_sends_each_line_once_and_completes_an_empty_upload_at_once(parts):
     runs, lines, reports = parts
     queue, continuations = FakeQueue("log-processing-queue"), FakeQueue("log-split-queue")
     splitter = LogSplitter(runs, queue, continuations, BatchCompletion(runs, reports, lines), lines_per_message=2)
-    splitter.open_object = Stream("\n".join(LINES) + "\n\n")
+    reading(splitter, "\n".join(LINES) + "\n\n")
     assert splitter.on_upload("input-logs", "app.log", etag="e1") == "split"
     assert splitter.on_upload("input-logs", "app.log", etag="e1") == "duplicate"
     sent = [messages.decode(body) for body in queue.bodies]
     assert [[line.number for line in m.lines] for m in sent] == [[1, 2], [3]]
     run = runs.latest("app.log")
     assert (run["total_lines"], run["blank_lines"], run["status"]) == (3, 1, "processing")
-    splitter.open_object = Stream("")
+    reading(splitter, "")
     assert splitter.on_upload("input-logs", "empty.log", etag="e2") == "split"
     assert json.loads(reports.texts["relatorio_empty.log.json"])["total_items"] == 0
 
@@ -84,10 +97,35 @@ def test_a_split_out_of_time_hands_over_and_the_continuation_finishes_it(parts):
     runs, lines, reports = parts
     queue, continuations = FakeQueue("log-processing-queue"), FakeQueue("log-split-queue")
     splitter = LogSplitter(runs, queue, continuations, BatchCompletion(runs, reports, lines), time_budget=0)
-    splitter.open_object = Stream("\n".join(LINES) + "\n")
+    reading(splitter, "\n".join(LINES) + "\n")
     assert splitter.on_upload("input-logs", "app.log", etag="e1") == "continued"
     [handover] = continuations.bodies
     splitter.time_budget = None
     assert splitter.on_continuation(handover) == "split"
     assert splitter.on_continuation(handover) == "stale"
     assert sorted(line.number for body in queue.bodies for line in messages.decode(body).lines) == [1, 2, 3]
+
+
+def test_a_large_upload_is_split_in_parts_that_keep_the_files_line_numbers(parts, worker):
+    """Parts on fakes: the planner starts one reader per range through the continuation queue; every line is sent
+    once under its number in the file; the last part to finish ends the run; the worker then completes it."""
+    runs, lines, reports = parts
+    queue, continuations = FakeQueue("log-processing-queue"), FakeQueue("log-split-queue")
+    splitter = LogSplitter(runs, queue, continuations, BatchCompletion(runs, reports, lines), part_bytes=60,
+                           max_parts=4)
+    text = "\n".join(f"2026-11-20 10:00:{n:02d} {'ERROR' if n % 4 == 0 else 'INFO'} [A] line {n}" for n in range(1, 21))
+    reading(splitter, text + "\n\n")
+    assert splitter.on_upload("input-logs", "app.log", etag="e1") == "planned"
+    starts = list(continuations.bodies)
+    assert len(starts) == 4 and runs.latest("app.log")["parts"] == 4
+    assert [splitter.on_continuation(body) for body in reversed(starts)] == ["split"] * 4  # in any order
+    assert [splitter.on_continuation(body) for body in starts] == ["stale"] * 4  # a start delivered twice
+    sent = [messages.decode(body) for body in queue.bodies]
+    assert sorted(line.number for m in sent for line in m.lines) == list(range(1, 21))
+    assert all(line.text.endswith(f"line {line.number}") for m in sent for line in m.lines)
+    assert len({m.seq for m in sent}) == 20  # each part numbers its messages in its own range
+    run = runs.latest("app.log")
+    assert (run["status"], run["total_lines"], run["blank_lines"]) == ("processing", 20, 1)
+    assert worker.process([(f"m{i}", body) for i, body in enumerate(queue.bodies)]) == []
+    report = json.loads(reports.texts["relatorio_app.log.json"])
+    assert (report["total_items"], report["processed_items"], report["by_level"]["ERROR"]) == (20, 20, 5)
