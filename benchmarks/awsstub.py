@@ -570,11 +570,13 @@ class Handler(BaseHTTPRequestHandler):
             headers.update({f"x-amz-meta-{k}": v for k, v in obj["metadata"].items()})
             ranged = self.headers.get("Range")
             if ranged and method == "GET":
-                start = int(ranged.split("=", 1)[1].split("-", 1)[0])
+                first, _, last = ranged.split("=", 1)[1].partition("-")
+                start = int(first)
                 if start >= len(data):
                     raise Failure(416, "InvalidRange", "range")
-                headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-                data, status = data[start:], 206
+                end = min(len(data) - 1, int(last)) if last.strip() else len(data) - 1  # bytes=a-b is inclusive
+                headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+                data, status = data[start:end + 1], 206
             headers["Content-Length"] = str(len(data))
             return self._send(status, data, headers, head=method == "HEAD")
         if method == "DELETE" and key:
