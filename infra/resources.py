@@ -177,9 +177,10 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "InputLogsBucket": ("GetObject", "ListBucket"),
         "LogQueue": ("GetQueueUrl", "SendMessage"),
         "LogSplitQueue": ("GetQueueUrl", "SendMessage"),
-        # Takes the run over and checkpoints it (no PutItem: only an upload starts a run); a duplicate
-        # continuation reads the run to try to complete it.
-        "LogBatchesTable": ("GetItem", "UpdateItem"),
+        # Takes the run (or a part's run) over and checkpoints it; a duplicate continuation reads the run to try to
+        # complete it; a reader closing its last chunk rolls it up when the workers were faster, which puts the
+        # chunk's problem-line and unparsed-line items (PutItem: only an upload starts a run or its parts).
+        "LogBatchesTable": ("GetItem", "PutItem", "UpdateItem"),
         "ProcessedDataBucket": ("PutObject",),
     },
     "process_log_lines": {

@@ -91,6 +91,7 @@ def test_log_batch_policies_suffice_for_the_whole_flow(app, client, stage, monke
     from chalicelib.logbatch import service as logbatch
     from local_runtime.runner import EventRunner
     monkeypatch.setenv("LOG_SPLIT_TIME_BUDGET_SECONDS", "0")  # exercise the continuation function too
+    monkeypatch.setenv("LOG_SPLIT_PART_BYTES", "100")  # and an upload read in parts (iam/big.log)
     logbatch.reset()
     recorder = CallRecorder().attach()
     runner = EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None).setup()
@@ -106,7 +107,11 @@ def test_log_batch_policies_suffice_for_the_whole_flow(app, client, stage, monke
         client.lambda_.invoke("continue_log_split", sqs_event(sqs_record({"run_id": run_id, "token": "old"},
                                                                          "log-split-queue")))
         boto3.client("s3").put_object(Bucket="input-logs", Key="iam/empty.log", Body=b"")  # completes at once
+        boto3.client("s3").put_object(Bucket="input-logs", Key="iam/big.log", Body=b"".join(
+            b"2026-01-01 00:00:%02d ERROR [C] line %d\n" % (n, n) for n in range(10)))  # planned in parts
         runner.drain()
+        assert client.http.get("/log-batches?key=iam/big.log").json_body["processed_items"] == 10
+        assert client.http.get("/log-batches/lines?key=iam/big.log&level=ERROR").status_code == 200
         client.http.get("/log-batches?key=iam/app.log")
         assert client.http.get("/log-batches/lines?key=iam/app.log&level=WARN").status_code == 200
     finally:
