@@ -388,6 +388,7 @@ def code_default(name: str) -> int | None:
         where = {"sqs_send_in_flight": (queues.BatchSender.__init__, "max_in_flight"),
                  "batch_write_in_flight": (dynamo.batch_put, "max_in_flight"),
                  "conditional_put_in_flight": (dynamo.conditional_put_all, "max_in_flight"),
+                 "insert_in_flight": (dynamo.insert_all, "max_in_flight"),
                  "plan_in_flight": (parts.plan, "max_in_flight")}
         function, parameter = where[name]
         return int(inspect.signature(function).parameters[parameter].default)
@@ -401,7 +402,8 @@ def with_todays_code(cpu: dict) -> dict:
     made with the recorded ones."""
     cpu = {**cpu, "parallelism": dict(cpu["parallelism"])}
     changed = {}
-    for name in ("sqs_send_in_flight", "batch_write_in_flight", "conditional_put_in_flight", "plan_in_flight"):
+    for name in ("sqs_send_in_flight", "batch_write_in_flight", "conditional_put_in_flight", "insert_in_flight",
+                 "plan_in_flight"):
         now = code_default(name)
         if now is not None and now != cpu["parallelism"].get(name):
             changed[name] = (cpu["parallelism"].get(name), now)
@@ -694,9 +696,11 @@ class Model:
         calls = figures["calls_per_1000_rows"]
         chunk = self.par["invoice_write_chunk_rows"]
         puts = calls.get("DynamoDB:PutItem", 0) * chunk / 1000
+        inserts = calls.get("DynamoDB:BatchExecuteStatement", 0) * chunk / 1000  # conditional INSERTs, 25 a call
         writes = calls.get("DynamoDB:BatchWriteItem", 0) * chunk / 1000
         L = self.platform.latency
         io = (math.ceil(puts / self.par["conditional_put_in_flight"]) * L("DynamoDB:PutItem")
+              + math.ceil(inserts / self.par.get("insert_in_flight", 1)) * L("DynamoDB:BatchExecuteStatement")
               + writes * L("DynamoDB:BatchWriteItem")) / chunk
         return (cpu + io) / self.levers.invoice_ranges
 
