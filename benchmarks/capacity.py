@@ -1262,6 +1262,29 @@ def lever_table(cpu: dict, stage: Stage, files: int, customers: int) -> dict:
     return rows
 
 
+def targets(result: dict, files: int) -> dict:
+    """Issue 22's targets against this run's figures (one file and 1 GiB simulated when the simulation ran)."""
+    logs = result["logs"]
+    one, many = logs["one file"], logs[f"{files} files"]
+    gib = one.get("simulated_seconds_for_1_gib", one["analytic_seconds_for_1_gib"])
+    cost = logs["cost_per_million_lines"]["total"]
+    invoice = result["invoices"]["one upload"]["rows_per_second"]
+    invoice_wru = sum(result.get("invoice_write_units", {}).values())
+    order_wru = sum(result["orders"]["write_units"].values())
+    rows = {
+        "one file, sustained": (one["sustained_lines_per_second"] >= 50_000,
+                                f"{one['sustained_lines_per_second']:,.0f} lines/s", ">= 50,000 lines/s"),
+        "1 GiB": (gib <= 300, fmt_seconds(gib), "<= 5 min"),
+        f"{files} files at once": (many["sustained_lines_per_second"] >= 200_000,
+                                   f"{many['sustained_lines_per_second']:,.0f} lines/s", ">= 200,000 lines/s"),
+        "$ per million lines": (cost <= 0.80 + 1e-9, f"${cost:.3f}", "<= $0.80"),
+        "invoices, one upload": (invoice >= 2000, f"{invoice:,.0f} rows/s", ">= 2,000 rows/s"),
+        "invoice write units": (0 < invoice_wru <= 2.0 + 1e-9, f"{invoice_wru:.2f} WRU/row", "<= 2 WRU/row"),
+        "order write units": (0 < order_wru <= 6.0 + 1e-9, f"{order_wru:.2f} WRU/order", "<= 6 WRU/order"),
+    }
+    return {name: {"met": bool(met), "value": value, "target": target} for name, (met, value, target) in rows.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stage", default="prod")
@@ -1326,6 +1349,7 @@ def main() -> int:
         name, rate = bottleneck(ceilings)
         print(f"  {label}: {rate:,.0f} rows/s, bottleneck: {name}")
     mix = model.mix.get("invoices", {})
+    result["invoice_write_units"] = mix.get("write_units", {})
     if mix:
         print("  write units per row by the meter: " + ", ".join(f"{t} {u:.3f}" for t, u in mix["write_units"].items())
               + f" = {sum(mix['write_units'].values()):.2f}")
@@ -1333,6 +1357,10 @@ def main() -> int:
                           for label, c in invoices.items()}
     result["orders"] = print_requests(model, "orders")
     result["products"] = print_requests(model, "products")
+    result["targets"] = targets(result, args.files)
+    print(f"\n== issue 22's targets (stage {stage.name}, {args.lines_per_message} line(s) per message) ==")
+    for name, target in result["targets"].items():
+        print(f"  {'met    ' if target['met'] else 'NOT MET'}  {name}: {target['value']} (target {target['target']})")
     checks = []
     for path in sorted(MEASUREMENTS.glob("emulator-log-*.json")):
         prediction = emulator_prediction(recorded, json.loads(path.read_text()))
