@@ -24,7 +24,8 @@ from chalicelib.invoices.repository import InvoiceRepository, InvoiceRunReposito
 from chalicelib.logbatch.completion import BatchCompletion
 from chalicelib.logbatch.parsing import LogFormats, load_formats
 from chalicelib.logbatch.queries import batch_status, problem_lines
-from chalicelib.logbatch.repository import LogRecords, LogRunRepository
+from chalicelib.logbatch.records import LogRecords
+from chalicelib.logbatch.repository import LogRunRepository
 from chalicelib.logbatch.splitter import LogSplitter
 from chalicelib.logbatch.worker import LogWorker
 from chalicelib.orders.contacts import OrderContacts

@@ -94,11 +94,11 @@ class LogRuns(Runs, Protocol):
 
 
 class LogLines(Protocol):
-    """One record per log line (ProcessedLogsTable)."""
+    """Each log line's record (ProcessedLogsTable), packed `per_item` lines to an item (logbatch/records.py)."""
 
-    def put_all(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def store(self, records: list[dict[str, Any]], per_item: int) -> list[dict[str, Any]]: ...
 
-    def get_many(self, ids: list[str]) -> dict[str, dict]: ...
+    def lines(self, run_id: str, numbers: list[int], per_item: int) -> dict[int, dict[str, Any]]: ...
 
 
 class Invoices(Protocol):

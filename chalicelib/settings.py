@@ -88,6 +88,13 @@ def log_lines_per_message() -> int:
     return int(setting("LOG_LINES_PER_MESSAGE", "1"))
 
 
+def log_lines_per_item() -> int:
+    """Log lines packed into one ProcessedLogsTable item (chalicelib/logbatch/records.py), fixed for a run when its
+    split starts; 1 is one item per line, the layout before issue 22. 5 by default: the benchmark's lines (67 bytes
+    on average) make items of at most 1,004 bytes, 1 write unit for 5 lines (docs/log-batches.md). 1 to 50."""
+    return min(50, max(1, int(setting("LOG_LINES_PER_ITEM", "5"))))
+
+
 def log_split_time_budget() -> float | None:
     """Seconds one splitter invocation may spend before handing over (tests force a tiny one)."""
     value = os.environ.get("LOG_SPLIT_TIME_BUDGET_SECONDS")
@@ -268,6 +275,7 @@ class Settings:
     processed_logs_table: str
     log_batches_table: str
     log_lines_per_message: int
+    log_lines_per_item: int
     log_split_time_budget: float | None
     log_split_part_bytes: int
     log_split_max_parts: int

@@ -261,15 +261,22 @@ class FakeLogRuns(FakeRuns):
 
 
 class FakeLogLines:
-    def __init__(self):
-        self.records: dict[str, dict] = {}
+    """Records by (run, line), and how each was packed: like ProcessedLogsTable, a line written packed G to an item
+    is found only by a reader that knows the run's G (a line written 1 to an item, by any)."""
 
-    def put_all(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        self.records.update({r["id"]: r for r in records})
+    def __init__(self):
+        self.records: dict[tuple[str, int], dict] = {}
+        self.per_item: dict[tuple[str, int], int] = {}
+
+    def store(self, records: list[dict[str, Any]], per_item: int) -> list[dict[str, Any]]:
+        for record in records:
+            place = (record["run_id"], int(record["line"]))
+            self.records[place], self.per_item[place] = record, per_item
         return []
 
-    def get_many(self, ids: list[str]) -> dict[str, dict]:
-        return {i: self.records[i] for i in ids if i in self.records}
+    def lines(self, run_id: str, numbers: list[int], per_item: int) -> dict[int, dict[str, Any]]:
+        return {n: self.records[(run_id, n)] for n in sorted(set(numbers))
+                if (run_id, n) in self.records and self.per_item[(run_id, n)] in (1, per_item)}
 
 
 class FakeInvoices:

@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib import correlation, metrics
 from chalicelib.clock import seconds_between
+from chalicelib.logbatch.records import lines_per_item
 from chalicelib.logs import logger
 from chalicelib.ports import LogLines, LogRuns, Reports
 from chalicelib.streaming.runs import parts_of
@@ -66,13 +67,13 @@ class BatchCompletion:
         """The run's first few unparsed lines ({line, text, clipped?}), from its chunks' U# items and records."""
         if self.records is None or not int(run.get("unparsed", 0)):
             return []
-        ids = {number: f"{run_id}#{number:09d}" for number in self.tracker.first_unparsed(run_id, parts=parts_of(run))}
-        stored = self.records.get_many(list(ids.values()))
+        numbers = self.tracker.first_unparsed(run_id, parts=parts_of(run))
+        stored = self.records.lines(run_id, numbers, lines_per_item(run))
         lines = []
-        for number, record_id in ids.items():
-            if record_id not in stored:  # gone since (expired or deleted): nothing to show
+        for number in numbers:
+            if number not in stored:  # gone since (expired or deleted): nothing to show
                 continue
-            text = stored[record_id].get("raw") or ""
+            text = stored[number].get("raw") or ""
             line = {"line": number, "text": text[:self.UNPARSED_TEXT_LIMIT]}
             if len(text) > self.UNPARSED_TEXT_LIMIT:
                 line["clipped"] = True

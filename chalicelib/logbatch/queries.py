@@ -5,6 +5,7 @@ from typing import Any
 from chalicelib.errors import InvalidRequest
 from chalicelib.logbatch.completion import build_report
 from chalicelib.logbatch.parsing import normalise_level
+from chalicelib.logbatch.records import lines_per_item
 from chalicelib.logbatch.repository import decode_problem_cursor, encode_problem_cursor
 from chalicelib.ports import LogLines, LogRuns
 from chalicelib.pagination import clip_texts, fitting, parse_page_size
@@ -102,10 +103,9 @@ def problem_lines(key: str | None, level: str | None, status: str | None, limit:
         found = found[:page_size]
     if len(found) == page_size:
         next_cursor = {"chunk": found[-1][0], "line": found[-1][1]}
-    ids = [f"{run['run_id']}#{line:09d}" for _, line in found]
-    stored = records.get_many(ids)
-    shown = [(place, clip_texts({k: v for k, v in stored[i].items() if k not in RECORD_INTERNALS}))
-             for place, i in zip(found, ids) if i in stored]
+    stored = records.lines(run["run_id"], [line for _, line in found], lines_per_item(run))
+    shown = [(place, clip_texts({k: v for k, v in stored[place[1]].items() if k not in RECORD_INTERNALS}))
+             for place in found if place[1] in stored]
     fit = fitting([item for _, item in shown])
     if fit < len(shown):  # the page is full by bytes: the next one starts after its last line
         next_cursor = {"chunk": shown[fit - 1][0][0], "line": shown[fit - 1][0][1]}

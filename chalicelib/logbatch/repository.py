@@ -1,4 +1,4 @@
-"""DynamoDB for log batches: one record per line (ProcessedLogsTable) and the runs' progress (LogBatchesTable).
+"""DynamoDB for log batches: the runs' progress (LogBatchesTable; the lines themselves are records.py's).
 
 Counting has to be exact under duplicates, redelivery, races and DLQ redrive,
 and it is on every line's path, so it is built to cost a small fraction of a
@@ -34,8 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import aws
-from chalicelib.adapters.dynamo import Update, batch_put, from_item, to_item, update_item
+from chalicelib.adapters.dynamo import Update, from_item, to_item, update_item
 from chalicelib.clock import iso_from_epoch
 from chalicelib.pagination import bad_cursor, decode_cursor, encode_cursor
 from chalicelib.streaming.runs import RUN, Run, RunRepository, part_run_id
@@ -162,34 +161,6 @@ def decode_problem_cursor(cursor: str) -> tuple[int, int, str | None]:
     except (KeyError, ValueError):
         raise bad_cursor() from None
     return chunk, line, key["etag"].get("S")
-
-
-class LogRecords:
-    def __init__(self, table_name: str):
-        self.table_name = table_name
-
-    def put_all(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Write records (idempotent: ids are deterministic); return those still unwritten after retries."""
-        return [from_item(item) for item in batch_put(self.table_name, [to_item(r) for r in records])]
-
-    def get_many(self, ids: list[str]) -> dict[str, dict]:
-        """The records with these ids (at most 100), by id; missing ones are left out."""
-        db = aws.client("dynamodb")
-        found: dict[str, dict] = {}
-        keys = [{"id": {"S": i}} for i in dict.fromkeys(ids)]
-        for attempt in range(8):
-            if not keys:
-                break
-            response = db.batch_get_item(RequestItems={self.table_name: {"Keys": keys}})
-            for item in response.get("Responses", {}).get(self.table_name, []):
-                record = from_item(item)
-                found[record["id"]] = record
-            keys = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
-            if keys:
-                time.sleep(0.05 * 2 ** attempt)
-        if keys:
-            raise RuntimeError(f"{len(keys)} records unread after retries (throttled)")
-        return found
 
 
 class LogRunRepository(RunRepository):

@@ -1,8 +1,9 @@
 """The log worker: parse and store each queued line, count it exactly once, and complete its run when it is the last.
 
-A line is stored under a deterministic id (`<run>#<line>`), so a redelivery
-writes the same item again; the run's counters take each message once (the
-chunk tallies of repository.py), whatever SQS redelivers.
+A line is stored in a place its number alone decides (records.py: packed
+`per_item` to an item, or `<run>#<line>` when the run packs 1), so a
+redelivery writes the same values there again; the run's counters take each
+message once (the chunk tallies of repository.py), whatever SQS redelivers.
 """
 import time
 from typing import Any
@@ -12,6 +13,7 @@ from chalicelib.clock import utc_now
 from chalicelib.logbatch import messages
 from chalicelib.logbatch.completion import BatchCompletion
 from chalicelib.logbatch.parsing import LogFormats, parse_line, status_class
+from chalicelib.logbatch.records import record_id
 from chalicelib.logbatch.repository import UNPARSED_SAMPLE, MessageCounts, problem_sets_of
 from chalicelib.logs import logger
 from chalicelib.ports import LogLines, LogRuns
@@ -37,7 +39,7 @@ def clip(text: str | None, limit: int = RECORD_TEXT_LIMIT) -> tuple[str | None, 
 
 
 def line_record(message: messages.LogMessage, line: messages.LogLine, processed_at: str) -> tuple[dict, Any]:
-    """The ProcessedLogsTable item for one line, and what was parsed from it."""
+    """The ProcessedLogsTable record of one line (records.py packs it), and what was parsed from it."""
     # The run's start, not now: a syslog line without a year must get the same year on every redelivery.
     # A stage's own formats first (those its LOG_FORMATS gives this key): docs/log-formats.md.
     parsed = parse_line(line.text, received_at=message.received_at, formats=stage_formats().for_key(message.batch_id))
@@ -49,7 +51,7 @@ def line_record(message: messages.LogMessage, line: messages.LogLine, processed_
             fields[name], field_cut = clip(fields[name], FIELD_TEXT_LIMIT)
             message_cut |= field_cut
     record = {
-        "id": f"{message.run_id}#{line.number:09d}",  # deterministic: a redelivery overwrites itself
+        "id": record_id(message.run_id, line.number),  # deterministic: a redelivery writes the same line again
         "batch_id": message.batch_id, "run_id": message.run_id, "line": line.number,
         **fields, "status_class": status_class(parsed.status_code), "raw": raw, "processed_at": processed_at,
     }
@@ -111,9 +113,13 @@ class LogWorker:
                 with correlation.bind(message.run_id):
                     logger.exception("log message could not be processed", message_id=message_id)
                 failed.append(message_id)
-        # A message delivered twice in one batch gives the same ids: write each item once.
-        unique = {row["id"]: row for message_rows in rows.values() for row in message_rows}
-        unwritten = {row["id"] for row in self.records.put_all(list(unique.values()))}
+        # A message delivered twice in one batch gives the same ids: write each line once. Runs pack their lines
+        # as they started (`per_item`), so a batch holding two runs' messages may write both ways.
+        layouts: dict[int, dict[str, dict]] = {}
+        for message_id, message_rows in rows.items():
+            layouts.setdefault(decoded[message_id].per_item, {}).update({row["id"]: row for row in message_rows})
+        unwritten = {row["id"] for per_item, unique in sorted(layouts.items())
+                     for row in self.records.store(list(unique.values()), per_item)}
         stored = [m for m in rows if not any(r["id"] in unwritten for r in rows[m])]
         failed += [m for m in rows if m not in stored]
         counted = self.tracker.count([counts[m] for m in stored])

@@ -186,21 +186,22 @@ malformed_log_messages = st.one_of(
     with_field(LOG_BASE, "lines", st.one_of(missing, bad_lines)),
     with_field(LOG_BASE, "seq", st.one_of(missing, wrong_types, st.sampled_from([-1, 1.5, "3", True, 10 ** 13]))),
     with_field(LOG_BASE, "per_chunk", st.one_of(missing, wrong_types, st.sampled_from([0, -1, 2.5, "100", 10 ** 6]))),
+    with_field(LOG_BASE, "per_item", st.one_of(wrong_types, st.sampled_from([0, -1, 2.5, "5", 51, 10 ** 6, True]))),
 )
 
 
 @budget(0.5)
-@given(data=st.data(), valid_count=st.integers(0, 3))
-def test_log_worker_fails_exactly_the_malformed_messages(client, data, valid_count):
+@given(data=st.data(), valid_count=st.integers(0, 3), per_item=st.sampled_from([1, 2]))
+def test_log_worker_fails_exactly_the_malformed_messages(client, data, valid_count, per_item):
+    from chalicelib import bootstrap
     from chalicelib.logbatch import service as logbatch
     run_id, key = start_log_run(valid_count)
-    valid = [json.dumps(line_message(run_id, key, n, APP_LINES[n % len(APP_LINES)]))
+    valid = [json.dumps({**line_message(run_id, key, n, APP_LINES[n % len(APP_LINES)]), "per_item": per_item})
              for n in range(1, valid_count + 1)]
     deliver(client, "process_log_lines", "log-processing-queue", data.draw(batches(valid, malformed_log_messages)))
-    if valid_count:
-        items = aws("dynamodb").batch_get_item(RequestItems={"ProcessedLogsTable": {"Keys": [
-            {"id": {"S": f"{run_id}#{n:09d}"}} for n in range(1, valid_count + 1)]}})["Responses"]
-        assert len(items["ProcessedLogsTable"]) == valid_count
+    if valid_count:  # stored once each (one to an item, or packed 2 to an item), and only those
+        stored = bootstrap.log_records().lines(run_id, list(range(1, valid_count + 2)), per_item)
+        assert sorted(stored) == list(range(1, valid_count + 1))
         status = logbatch.log_batch_status(key)
         assert (status["processed_items"], status["status"]) == (valid_count, "completed"), status
 

@@ -11,7 +11,8 @@ from chalicelib import aws, bootstrap
 from chalicelib.logbatch import service as logbatch
 from chalicelib.logbatch import worker as log_worker_module
 from tests.events import sqs_event, sqs_record
-from tests.logfiles import ACCESS_LINES, APP_LINES, ERROR_LINES, JSON_LINES
+from tests.log_records import stored_lines
+from tests.logfiles import ACCESS_LINES, APP_LINES, ERROR_LINES, FORMAT_SAMPLES, JSON_LINES
 
 INPUT, OUTPUT = "input-logs", "processed-data"
 
@@ -37,8 +38,8 @@ def report(key):
 
 
 def records_of(batch_id):
-    items = boto3.client("dynamodb").scan(TableName="ProcessedLogsTable")["Items"]
-    return sorted((i for i in items if i["batch_id"]["S"] == batch_id), key=lambda i: int(i["line"]["N"]))
+    """The upload's stored lines, one record each in line order, however they were packed (tests/log_records.py)."""
+    return stored_lines(batch_id=batch_id)
 
 
 def queue_url(name):
@@ -69,12 +70,12 @@ def test_a_dirty_upload_is_split_processed_and_reported_with_exact_counts(runner
     assert content["source"] == "s3://input-logs/app.log" and content["batch_id"] == "app.log"
     assert content["duration_seconds"] >= 0
     rows = records_of("app.log")
-    assert [int(r["line"]["N"]) for r in rows] == [1, 4, 5, 6, 7, 8, 9, 10]
-    assert rows[0]["raw"]["S"] == APP_LINES[0]  # BOM and CR gone
-    assert rows[0]["timestamp"]["S"] == "2026-11-20T10:00:01Z" and rows[0]["component"]["S"] == "AuthService"
-    assert rows[4]["raw"]["S"] == "bad \x00 nul and \x1b[31m escape"  # NUL and ESC survive the queue
-    assert "\ufffd" in rows[6]["raw"]["S"]  # invalid UTF-8 replaced, not fatal
-    assert rows[2]["status_code"]["N"] == "200" and rows[2]["method"]["S"] == "GET"
+    assert [r["line"] for r in rows] == [1, 4, 5, 6, 7, 8, 9, 10]
+    assert rows[0]["raw"] == APP_LINES[0]  # BOM and CR gone
+    assert rows[0]["timestamp"] == "2026-11-20T10:00:01Z" and rows[0]["component"] == "AuthService"
+    assert rows[4]["raw"] == "bad \x00 nul and \x1b[31m escape"  # NUL and ESC survive the queue
+    assert "\ufffd" in rows[6]["raw"]  # invalid UTF-8 replaced, not fatal
+    assert rows[2]["status_code"] == 200 and rows[2]["method"] == "GET"
 
 
 def test_a_url_encoded_key_in_a_folder_keeps_its_prefix_in_the_report(runner):
@@ -176,11 +177,12 @@ def worker_event(*bodies, ids=None):
     return sqs_event(*(sqs_record(b, "log-processing-queue", i) for b, i in zip(bodies, ids)))
 
 
-def start_run(key, lines):
-    """A run whose splitting is done, without queueing its lines (the test delivers them itself)."""
+def start_run(key, lines, per_item=1):
+    """A run whose splitting is done, without queueing its lines (the test delivers them itself); packing its
+    lines `per_item` to an item, as the splitter records it (a run started before packing has no such field)."""
     tracker = bootstrap.log_runs()
     run = {"run_id": f"{key}@etag", "batch_id": key, "bucket": INPUT, "key": key, "etag": "etag",
-           "started_at": "2026-11-20T10:00:00.000Z"}
+           "started_at": "2026-11-20T10:00:00.000Z", **({"lines_per_item": per_item} if per_item != 1 else {})}
     tracker.start(run, "t", 60, checkpoint_line=0, blank_lines=0, processed=0)
     tracker.close_chunks(run["run_id"], len(lines), PER_CHUNK)  # as the splitter does: one message per line
     tracker.finish(run["run_id"], "t", "processing", total_lines=len(lines), blank_lines=0)
@@ -190,14 +192,15 @@ def start_run(key, lines):
 PER_CHUNK = 3  # small chunks: these runs of a few lines span several, and a section
 
 
-def line_message(run_id, key, number, text):
+def line_message(run_id, key, number, text, per_item=1):
     return json.dumps({"run_id": run_id, "batch_id": key, "seq": number - 1, "per_chunk": PER_CHUNK,
-                       "lines": [{"number": number, "text": text}]})
+                       "lines": [{"number": number, "text": text}], **({"per_item": per_item} if per_item != 1 else {})})
 
 
-def test_duplicate_and_out_of_order_deliveries_count_each_line_once(client, api_calls):
-    run_id = start_run("dups.txt", APP_LINES)
-    bodies = [line_message(run_id, "dups.txt", n, t) for n, t in enumerate(APP_LINES, 1)]
+@pytest.mark.parametrize("per_item", [1, 2])
+def test_duplicate_and_out_of_order_deliveries_count_each_line_once(client, api_calls, per_item):
+    run_id = start_run("dups.txt", APP_LINES, per_item)
+    bodies = [line_message(run_id, "dups.txt", n, t, per_item) for n, t in enumerate(APP_LINES, 1)]
     invoke = lambda *b: client.lambda_.invoke("process_log_lines", worker_event(*b)).payload  # noqa: E731
     assert invoke(bodies[4], bodies[2], bodies[2]) == {"batchItemFailures": []}  # same message twice in a batch
     invoke(bodies[2], bodies[0])                                                  # redelivered later
@@ -206,13 +209,65 @@ def test_duplicate_and_out_of_order_deliveries_count_each_line_once(client, api_
     content = report("relatorio_dups.txt.json")
     assert (content["total_items"], content["processed_items"]) == (5, 5)
     assert content["by_level"] == {"DEBUG": 1, "ERROR": 1, "INFO": 2, "WARN": 1}
-    assert len(records_of("dups.txt")) == 5
+    assert [(r["line"], r["raw"]) for r in records_of("dups.txt")] == list(enumerate(APP_LINES, 1))
+    # Packed, lines 1-2, 3-4 and 5 are three items, each merged into by the batches its lines came in.
+    ids = sorted(item["id"]["S"] for item in boto3.client("dynamodb").scan(TableName="ProcessedLogsTable")["Items"])
+    assert ids == ([f"{run_id}#{n:09d}" for n in range(1, 6)] if per_item == 1 else
+                   [f"{run_id}#G{g:09d}" for g in range(3)])
     assert len(report_puts(api_calls)) == 1
     assert not [op for _, op, _ in api_calls if op == "TransactWriteItems"]  # 2 write units an item: not here
     slot_updates = [p for _, op, p in api_calls if op == "UpdateItem" and "#slots" in p["UpdateExpression"]]
     # One counting write per chunk a batch touches (lines 1-3 are chunk 0, 4-5 chunk 1), plus the retries
     # one at a time of batches that held an already counted message.
     assert len(slot_updates) <= 2 * 4 + 5 + 5
+
+
+# Every format's fields, problem lines of each kind, an unparsed line, and one too big to pack (records.py
+# OWN_ITEM_BYTES): what the API and the report show of a line must not depend on how it was stored.
+SHOWN_LINES = [*APP_LINES, *JSON_LINES, *ACCESS_LINES, *ERROR_LINES, *(line for _, line in FORMAT_SAMPLES),
+               "free text that no parser knows, ünïcödé 😀", "2026-11-20 10:00:30 ERROR [Big] " + "ü" * 3000,
+               '192.0.2.9 - - [20/Nov/2026:10:00:31 +0000] "GET /boom HTTP/1.1" 503 7']
+
+
+def test_packed_lines_read_back_as_lines_stored_one_to_an_item_do(client):
+    """The same lines stored one to an item and three to an item, delivered out of order, in batches that
+    split items, and again: the API's pages, the report, each stored field and the records read are the same."""
+    pages, reports, stored, read = {}, {}, {}, {}
+    numbers = list(range(1, len(SHOWN_LINES) + 1))
+    for per_item in (1, 3):
+        key = f"packed-{per_item}.log"
+        run_id = start_run(key, SHOWN_LINES, per_item)
+        bodies = [line_message(run_id, key, n, text, per_item) for n, text in zip(numbers, SHOWN_LINES)]
+        backwards = bodies[::-1]
+        for start in range(0, len(bodies), 4):  # 4 lines a batch, last first: most items are merged into twice
+            assert client.lambda_.invoke("process_log_lines", worker_event(*backwards[start:start + 4])).payload \
+                == {"batchItemFailures": []}
+        client.lambda_.invoke("process_log_lines", worker_event(*bodies[:5], bodies[0]))  # redelivered, twice over
+        status, page = lines_page(client, f"key={key}&level=WARN&limit=100")
+        assert status == 200
+        pages[per_item] = page
+        reports[per_item] = {k: v for k, v in report(f"relatorio_{key}.json").items()
+                             if k not in ("batch_id", "source", "run_id", "started_at", "completed_at", "duration_seconds")}
+        # Not the run's, nor the batch's time (nor the expiry, from the wall clock here: these messages have no
+        # received_at), which differ between the two uploads.
+        stored[per_item] = [{k: v for k, v in r.items() if k not in ("id", "item", "run_id", "batch_id",
+                                                                     "processed_at", "ttl", "status_class")}
+                            for r in records_of(key)]
+        read[per_item] = {n: {k: v for k, v in r.items() if k not in ("id", "run_id", "batch_id", "processed_at",
+                                                                      "ttl")}
+                          for n, r in bootstrap.log_records().lines(run_id, numbers, per_item).items()}
+        assert all(r["id"] == f"{run_id}#{n:09d}" and r["run_id"] == run_id and r["batch_id"] == key
+                   for n, r in bootstrap.log_records().lines(run_id, numbers, per_item).items())
+    assert len(pages[1]["items"]) >= 8 and pages[3] == pages[1]
+    assert reports[1]["unparsed_lines"] and reports[3] == reports[1]
+    assert [r["line"] for r in stored[1]] == numbers and stored[3] == stored[1]
+    assert sorted(read[1]) == numbers and read[3] == read[1]
+    assert [list(r) for r in read[3].values()] == [list(r) for r in read[1].values()]  # the fields' order too
+    items = [item["id"]["S"] for item in boto3.client("dynamodb").scan(TableName="ProcessedLogsTable")["Items"]
+             if item["id"]["S"].startswith("packed-3.log@")]
+    big = SHOWN_LINES.index(SHOWN_LINES[-2]) + 1  # the only line of its own in a packed run
+    assert sorted(items) == sorted([f"packed-3.log@etag#G{g:09d}" for g in range(-(-len(numbers) // 3))]
+                                   + [f"packed-3.log@etag#{big:09d}"])
 
 
 def test_a_malformed_message_fails_alone_and_the_rest_are_stored(client):

@@ -5,11 +5,10 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-import boto3
-
 from chalicelib.logbatch import service as logbatch
 from chalicelib.logbatch.parsing import load_formats, parse_line
 from tests.integration.test_log_batches import report, upload
+from tests.log_records import stored_lines
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
 POS_FORMAT = {"name": "pos-terminal",
@@ -65,9 +64,7 @@ def test_a_stages_own_format_is_tried_first_for_the_keys_it_is_meant_for(runner,
     legacy = report("stores/legacy/relatorio_pos.log.json")  # that prefix tries the built-ins only
     built_in = Counter(parse_line(line).format for line in body.splitlines())
     assert legacy["by_format"] == dict(sorted(built_in.items())) and "pos-terminal" not in legacy["by_format"]
-    records = boto3.client("dynamodb").scan(TableName="ProcessedLogsTable")["Items"]
-    second = next(r for r in records if r["batch_id"]["S"] == "stores/7/pos.log" and r["line"]["N"] == "2")
-    assert (second["format"]["S"], second["timestamp"]["S"], second["level"]["S"]) == \
-        ("pos-terminal", "2026-11-20T10:00:02Z", "ERROR")
-    assert second["details"]["M"]["terminal"] == {"N": "7"} and second["message"]["S"] == "card reader offline"
+    second = next(r for r in stored_lines(batch_id="stores/7/pos.log") if r["line"] == 2)
+    assert (second["format"], second["timestamp"], second["level"]) == ("pos-terminal", "2026-11-20T10:00:02Z", "ERROR")
+    assert second["details"]["terminal"] == 7 and second["message"] == "card reader offline"
     assert load_formats(json.dumps(setting)).for_key("stores/legacy/pos.log") == ()

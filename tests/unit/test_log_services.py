@@ -28,12 +28,13 @@ def worker(parts):
     return LogWorker(lines, runs, BatchCompletion(runs, reports, lines))
 
 
-def split_by_hand(runs: FakeLogRuns, lines: list[str]) -> list[tuple[str, str]]:
-    """The run as the splitter leaves it (all lines sent, total known), and its messages."""
-    runs.start(RUN, "t", 60, processed=0)
+def split_by_hand(runs: FakeLogRuns, lines: list[str], per_item: int = 1) -> list[tuple[str, str]]:
+    """The run as the splitter leaves it (all lines sent, total known; packing `per_item` lines to an item
+    recorded when not 1), and its messages."""
+    runs.start({**RUN, **({"lines_per_item": per_item} if per_item != 1 else {})}, "t", 60, processed=0)
     runs.finish(RUN["run_id"], "t", "processing", total_lines=len(lines), blank_lines=0, header_lines=0)
     return [(f"m{n}", messages.encode(RUN["run_id"], RUN["batch_id"], n - 1, 100, [(n, text, False)],
-                                      RUN["started_at"])) for n, text in enumerate(lines, 1)]
+                                      RUN["started_at"], per_item=per_item)) for n, text in enumerate(lines, 1)]
 
 
 def test_every_line_is_stored_and_counted_once_and_the_report_written_once(worker, parts):
@@ -41,11 +42,30 @@ def test_every_line_is_stored_and_counted_once_and_the_report_written_once(worke
     received = split_by_hand(runs, LINES)
     assert worker.process(received) == []
     assert worker.process(received[:1]) == []  # a redelivery: stored again, counted nowhere
-    assert sorted(lines.records) == [f"app.log@e1#{n:09d}" for n in (1, 2, 3)]
+    assert sorted(lines.records) == [("app.log@e1", n) for n in (1, 2, 3)]
     report = json.loads(reports.texts["relatorio_app.log.json"])
     assert (report["total_items"], report["processed_items"], report["unparsed_items"]) == (3, 3, 1)
     assert report["by_level"]["ERROR"] == 1 and report["unparsed_lines"] == [{"line": 3, "text": "not a log line"}]
     assert runs.get(RUN["run_id"])["status"] == "completed"
+
+
+def test_lines_are_stored_as_their_message_says_and_read_back_as_the_run_says(worker, parts):
+    runs, lines, reports = parts
+    assert worker.process(split_by_hand(runs, LINES, per_item=3)) == []
+    assert set(lines.per_item.values()) == {3}  # the message's per_item, not a default
+    # The report's first unparsed line is read with the run's lines_per_item: read as 1, a packed line is not found.
+    report = json.loads(reports.texts["relatorio_app.log.json"])
+    assert report["unparsed_lines"] == [{"line": 3, "text": "not a log line"}]
+    assert lines.lines(RUN["run_id"], [1, 2, 3], 1) == {}
+
+
+def test_a_message_says_how_its_run_packs_its_lines():
+    body = messages.encode("run", "key", 0, 100, [(1, "x", False)], per_item=5)
+    assert messages.decode(body).per_item == 5 and '"per_item":5' in body
+    plain = messages.encode("run", "key", 0, 100, [(1, "x", False)])
+    assert messages.decode(plain).per_item == 1 and "per_item" not in plain  # as every message before packing
+    with pytest.raises(ValueError):
+        messages.encode("run", "key", 0, 100, [(1, "x", False)], per_item=0)
 
 
 def test_a_malformed_message_fails_alone(worker, parts):
