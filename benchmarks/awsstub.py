@@ -10,7 +10,8 @@ It answers the calls the app's handlers make, in the protocols botocore speaks
   messages are kept per queue, so the benchmark can hand a splitter's output
   to the worker; receives pop them (no visibility timeout).
 - DynamoDB (JSON 1.0): Get/Put/Update/DeleteItem, BatchWrite/BatchGetItem,
-  Query, Scan, DescribeTable. Items are kept, and UpdateItem applies its
+  Query, Scan, DescribeTable, and BatchExecuteStatement's parameterised
+  INSERTs (a key already held answers DuplicateItem, as on AWS). Items are kept, and UpdateItem applies its
   expression (SET with if_not_exists/list_append/+/-, ADD, REMOVE, DELETE on
   top-level attributes), because the handlers act on what `ALL_NEW` returns
   (the log worker rolls a chunk up when its slots are complete). Condition
@@ -167,6 +168,22 @@ def apply_update(item: dict, expression: str, names: dict, values: dict) -> set[
 _BETWEEN = re.compile(r"^(\S+)\s+BETWEEN\s+(\S+)\s+AND\s+(\S+)$", re.IGNORECASE)
 _BEGINS = re.compile(r"^begins_with\s*\(\s*([^,\s]+)\s*,\s*([^)\s]+)\s*\)$", re.IGNORECASE)
 _COMPARE = re.compile(r"^(\S+?)\s*(<=|>=|=|<|>)\s*(\S+)$")
+
+
+_INSERT = re.compile(r"""INSERT INTO "([^"]+)" VALUE \{(.*)\}""", re.DOTALL)
+_INSERT_ATTRIBUTE = re.compile(r"'((?:[^']|'')*)'\s*:\s*\?")
+
+
+def partiql_insert(statement: str, parameters: list) -> tuple[str, dict]:
+    """(table, item) of `INSERT INTO "t" VALUE {'a': ?, ...}` with its parameters, the one PartiQL form the
+    app sends (chalicelib/adapters/dynamo.py insert_all)."""
+    match = _INSERT.fullmatch(statement.strip())
+    if not match:
+        raise Failure(400, "ValidationException", f"the stub reads only parameterised INSERTs: {statement!r}")
+    names = [n.replace("''", "'") for n in _INSERT_ATTRIBUTE.findall(match.group(2))]
+    if len(names) != len(parameters):
+        raise Failure(400, "ValidationException", "Number of parameters in request and statement don't match.")
+    return match.group(1), dict(zip(names, parameters))
 
 
 def key_condition(expression: str, names: dict, values: dict):
@@ -338,6 +355,17 @@ def dynamodb(operation: str, p: dict) -> dict:
             return {"Responses": responses, "UnprocessedKeys": {}}
         if operation in ("Query", "Scan"):
             return _query(s, operation, p)
+        if operation == "BatchExecuteStatement":  # INSERTs only (what the app sends): put unless the key is taken
+            responses = []
+            for entry in p["Statements"]:
+                table, item = partiql_insert(entry["Statement"], entry.get("Parameters", []))
+                if table not in s.sinks and s.key_of(table, item) in s.items[table]:
+                    responses.append({"TableName": table, "Error": {"Code": "DuplicateItem",
+                                                                    "Message": "Duplicate primary key exists in table"}})
+                else:
+                    s.put(table, item, operation)
+                    responses.append({"TableName": table})
+            return {"Responses": responses}
         if operation == "TransactWriteItems":
             for entry in p["TransactItems"]:
                 (kind, op), = entry.items()

@@ -1,7 +1,12 @@
 """Each handler's own CPU per line, row or request, through the real handlers and boto3 (`make bench-cpu`).
 
     .venv/bin/python -m benchmarks.cpu [--lines 20000] [--rows 5000] [--requests 300] [--repeats 3]
-                                       [--skip-meter] [--out build/bench/cpu.json]
+                                       [--skip-meter] [--only invoices] [--out build/bench/cpu.json]
+
+`--only invoices` runs the invoice ingester's part alone (its CPU per row and, unless --skip-meter, its
+request mix and write units per row), in a minute instead of many, and writes build/bench/cpu-invoices.json:
+not the capacity model's input, which needs every part.
+
 
 The handlers run in this process, called as Lambda calls them (S3 and SQS
 events, API Gateway proxy events through `app(event, context)`), against
@@ -13,8 +18,7 @@ and parsing, HTTP on the loopback. The stub's CPU is measured apart (its
 getrusage) and is not in it. Event building and the stub's control calls
 happen outside the timed regions.
 
-Covered: the splitter (1 and 10 lines per message, and a .gz), the planning
-pass of an upload read in parts (its CPU per MB: `split_plan`), the line
+Covered: the splitter (1 and 10 lines per message, and a .gz), the line
 worker on the messages that splitter really sent (batches of the event
 source's batch size), the invoice ingester, the product and order workers,
 and the API routes. Routes are called with a proxy event whose
@@ -123,11 +127,8 @@ class Bench:
         for logical_id, resource in RESOURCES.items():
             if isinstance(resource, Table) and self.stage.uses(logical_id):
                 self.tables[logical_id] = self.stage.resource_name(logical_id)
-        # Each table as the template defines it, its indexes' projections too (the meter bills an index
-        # write by what the index projects: DescribeTable says it).
         self.stub.configure({self.tables[lid]: {"keys": [r.hash_key] + ([r.range_key] if r.range_key else []),
-                                                "indexes": {n: [h] + ([k] if k else []) for n, (h, k) in r.indexes.items()},
-                                                "projections": dict(r.projections)}
+                                                "indexes": {n: [h] + ([k] if k else []) for n, (h, k) in r.indexes.items()}}
                              for lid, r in RESOURCES.items() if lid in self.tables}, [])
         self.failures: list[str] = []
 
@@ -298,37 +299,6 @@ def bench_logs(bench: Bench, lines: int, repeats: int, modes=(1, 10)) -> dict:
     return figures
 
 
-def bench_plan(bench: Bench, repeats: int, megabytes: int = 32, parts_count: int = 16) -> dict:
-    """The planning pass of an upload read in parts (chalicelib/streaming/parts.py `plan`, its newlines counted
-    by `_scan`): CPU per MB over the splitter's own ranged GETs (streaming/resumable.py `range_reader`), checked
-    against the object (parts contiguous, each at a line start, each knowing the newlines before it)."""
-    from chalicelib.streaming import parts
-    from chalicelib.streaming.resumable import range_reader
-    chunk = log_file(20_000)
-    body = chunk * max(1, megabytes * 1_000_000 // len(chunk))
-    bucket, key = bench.name("InputLogsBucket"), f"bench/plan-{uuid.uuid4().hex[:6]}.log"
-    etag = bench.put_object(bucket, key, body)
-    read = range_reader(bucket, key, etag)
-    parts.plan(len(body), parts_count, read)  # warm: the client and its connections
-    runs = []
-    for _ in range(repeats):
-        bench.stub.reset()
-        runs.append(timed(bench.stub, lambda: parts.plan(len(body), parts_count, read)))
-    planned = runs[0]["result"]
-    bench.check(len(planned) == parts_count and planned[0].start == 0 and planned[-1].end == len(body)
-                and all(a.end == b.start for a, b in zip(planned, planned[1:])),
-                f"plan: {len(planned)} parts, not {parts_count} contiguous ones over {len(body):,} bytes")
-    bench.check(all(body[p.start - 1:p.start] == b"\n" and p.lines_before == body.count(b"\n", 0, p.start)
-                    for p in planned[1:]), "plan: a part does not start at a line start, or miscounts the lines before it")
-    gets = runs[0]["calls"].get("S3:GetObject", 0)
-    bench.check(gets == parts_count, f"plan: {gets} ranged GETs, not one per part ({parts_count})")
-    return {"split_plan": {"unit": "MB", "bytes": len(body), "parts": parts_count,
-                           "cpu_us_per_mb": per_unit(runs, len(body) / 1e6),
-                           "wall_seconds": [r["wall_seconds"] for r in runs],
-                           "stub_cpu_seconds": [r["stub_cpu_seconds"] for r in runs],
-                           "calls": runs[0]["calls"]}}
-
-
 # --- invoices --------------------------------------------------------------------------------------------------
 
 def bench_invoices(bench: Bench, rows: int, repeats: int) -> dict:
@@ -355,8 +325,9 @@ def bench_invoices(bench: Bench, rows: int, repeats: int) -> dict:
         event = s3_event(bucket, key, bench.put_object(bucket, key, body))
         bench.stub.reset()
         run = timed(bench.stub, lambda e=event: handler(e, context))
-        put = run["stats"]["items_written"].get(f"{table} PutItem", 0)
-        bench.check(put == valid, f"invoice ingester: {put:,} invoices put, not the {valid:,} valid rows")
+        written = run["stats"]["items_written"]  # new invoices are INSERTed; one whose key is taken is put
+        put = written.get(f"{table} PutItem", 0) + written.get(f"{table} BatchExecuteStatement", 0)
+        bench.check(put == valid, f"invoice ingester: {put:,} invoices written, not the {valid:,} valid rows")
         reports = run["stats"]["s3_puts"].get(bench.name("ReportsBucket"), 0)
         bench.check(reports == 1, f"invoice ingester: {reports} reports, not 1 (the upload did not finish)")
         runs.append(run)
@@ -576,19 +547,11 @@ def per(figures: dict, units: float) -> dict:
             "errors": figures["errors"], "meter_errors": figures["meter_errors"], "notes": figures["notes"]}
 
 
-def bench_meter(bench: Bench, lines: int, rows: int, requests: int) -> dict:
+def meter_invoices(bench: Bench, rows: int) -> dict:
+    """The ingester's request mix and units per row, over one upload of `rows` rows."""
     from tests.events import s3_event
     from benchmarks.invoice_pipeline import write_csv
     import tempfile
-    mix = {}
-    for lines_per_message in (1, 10):
-        bench.settings(lines_per_message)
-
-        def log_flow(lines_per_message=lines_per_message):
-            _, messages = split(bench, log_file(lines), lines, lines_per_message, f"bench/meter-{uuid.uuid4().hex[:6]}.log")
-            for event in bench.sqs_events("process_log_lines", messages):
-                bench.handler("process_log_lines")(event, bench.context("process_log_lines"))
-        mix[f"log/{lines_per_message}lpm"] = {"unit": "line", "units": lines, **per(metered(bench, log_flow), lines)}
     bench.settings()
 
     def invoice_flow():
@@ -599,7 +562,20 @@ def bench_meter(bench: Bench, lines: int, rows: int, requests: int) -> dict:
             write_csv(path, rows=rows)
             etag = bench.put_object(bucket, key, path.read_bytes())
         bench.handler("ingest_invoice_upload")(s3_event(bucket, key, etag), bench.context("ingest_invoice_upload"))
-    mix["invoices"] = {"unit": "row", "units": rows, **per(metered(bench, invoice_flow), rows)}
+    return {"unit": "row", "units": rows, **per(metered(bench, invoice_flow), rows)}
+
+
+def bench_meter(bench: Bench, lines: int, rows: int, requests: int) -> dict:
+    mix = {}
+    for lines_per_message in (1, 10):
+        bench.settings(lines_per_message)
+
+        def log_flow(lines_per_message=lines_per_message):
+            _, messages = split(bench, log_file(lines), lines, lines_per_message, f"bench/meter-{uuid.uuid4().hex[:6]}.log")
+            for event in bench.sqs_events("process_log_lines", messages):
+                bench.handler("process_log_lines")(event, bench.context("process_log_lines"))
+        mix[f"log/{lines_per_message}lpm"] = {"unit": "line", "units": lines, **per(metered(bench, log_flow), lines)}
+    mix["invoices"] = meter_invoices(bench, rows)
     product_ids: list[str] = []
 
     def product_flow():
@@ -623,9 +599,23 @@ def bench_meter(bench: Bench, lines: int, rows: int, requests: int) -> dict:
         for event in bench.sqs_events("process_orders", bench.stub.pop(bench.name("OrdersQueue"))):
             bench.handler("process_orders")(event, bench.context("process_orders"))
     # The orders are priced from products that exist: those stay in the stub, and their writes are not the
-    # orders' cost (the orders' flow is metered on its own, on fresh clients). OrdersTable's indexes are
-    # metered as the template defines them (KEYS_ONLY since issue 22: docs/orders.md, "Write cost").
+    # orders' cost (the orders' flow is metered on its own, on fresh clients).
     mix["orders"] = {"unit": "order", "units": requests, **per(metered(bench, order_flow, keep_data=True), requests)}
+    # A design lever priced by the same rules: OrdersTable's indexes projecting keys only (DescribeTable says so;
+    # the meter then bills each index entry at its projected size, and no index write when only other
+    # attributes change).
+    from infra.resources import RESOURCES
+    orders_table = RESOURCES["OrdersTable"]
+    spec = {"keys": [orders_table.hash_key], "indexes": {n: [h] + ([k] if k else []) for n, (h, k) in
+                                                       orders_table.indexes.items()}}
+    bench.stub.configure({bench.name("OrdersTable"): {**spec, "projections": {n: "KEYS_ONLY" for n in
+                                                                           orders_table.indexes}}}, [])
+    try:
+        mix["orders/keys-only-indexes"] = {"unit": "order", "units": requests, "lever": "every OrdersTable index "
+                                           "projects KEYS_ONLY", **per(metered(bench, order_flow, keep_data=True),
+                                                                       requests)}
+    finally:
+        bench.stub.configure({bench.name("OrdersTable"): spec}, [])
     return mix
 
 
@@ -639,7 +629,8 @@ def code_parallelism() -> dict:
         "sqs_send_in_flight": default(queues.BatchSender.__init__, "max_in_flight"),
         "batch_write_in_flight": default(dynamo.batch_put, "max_in_flight"),
         "conditional_put_in_flight": default(dynamo.conditional_put_all, "max_in_flight"),
-        "plan_in_flight": default(__import__("chalicelib.streaming.parts", fromlist=["x"]).plan, "max_in_flight"),
+        "insert_in_flight": default(dynamo.insert_all, "max_in_flight"),  # BatchExecuteStatement calls at once
+        "insert_batch_statements": dynamo.BATCH_STATEMENT_LIMIT,
         "log_count_threads": 8,  # chalicelib/logbatch/repository.py, the chunk counting: ThreadPoolExecutor(min(8, ...))
         "invoice_write_chunk_rows": __import__("chalicelib.invoices.service", fromlist=["x"]).WRITE_CHUNK_ROWS,
         "log_chunk_lines": __import__("chalicelib.logbatch.repository", fromlist=["x"]).CHUNK_LINES,
@@ -663,8 +654,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--meter-lines", type=int, default=3_000)
     parser.add_argument("--skip-meter", action="store_true")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--only", choices=["invoices"], help="run this part alone (its own output file)")
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    args.out = args.out or (OUT.with_name(f"cpu-{args.only}.json") if args.only else OUT)
+    if args.only:
+        return only(args)
     stub = Stub()
     handler_log = PROJECT_DIR / "build" / "bench" / "cpu-handlers.log"
     handler_log.parent.mkdir(parents=True, exist_ok=True)
@@ -675,7 +670,6 @@ def main() -> int:
             bench = Bench(stub)
             handlers = {}
             handlers.update(bench_logs(bench, args.lines, args.repeats))
-            handlers.update(bench_plan(bench, args.repeats))
             handlers.update(bench_invoices(bench, args.rows, args.repeats))
             log_key, invoice_key, customer = seed_for_reads(bench)
             api = bench_api(bench, args.requests, log_key, invoice_key, customer)
@@ -692,6 +686,34 @@ def main() -> int:
             if not args.skip_meter and not bench.failures:
                 result["request_mix"] = bench_meter(bench, args.meter_lines, max(500, args.rows // 5),
                                                     max(50, args.requests // 3))
+    finally:
+        stub.close()
+    result["seconds"] = time.perf_counter() - started
+    print_result(result)
+    if result["failures"]:
+        print("\nFAILED (nothing written):\n  " + "\n  ".join(result["failures"]), file=sys.stderr)
+        return 1
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    print(f"figures written to {args.out.relative_to(PROJECT_DIR) if args.out.is_relative_to(PROJECT_DIR) else args.out}")
+    return 0
+
+
+def only(args: argparse.Namespace) -> int:
+    """One part of the benchmark (`--only`), with the same checks, printout and failure rule as the whole."""
+    stub = Stub()
+    handler_log = PROJECT_DIR / "build" / "bench" / f"cpu-{args.only}-handlers.log"
+    handler_log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        with open(handler_log, "w") as sink, contextlib.redirect_stdout(sink):
+            bench = Bench(stub)
+            result = {"machine": machine(), "arguments": vars(args) | {"out": str(args.out)},
+                      "handlers": bench_invoices(bench, args.rows, args.repeats), "api": {},
+                      "authorizer": {"status": "not run (--only)"}, "parallelism": code_parallelism(),
+                      "failures": bench.failures}
+            if not args.skip_meter and not bench.failures:
+                result["request_mix"] = {"invoices": meter_invoices(bench, max(500, args.rows // 5))}
     finally:
         stub.close()
     result["seconds"] = time.perf_counter() - started

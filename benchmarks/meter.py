@@ -12,7 +12,8 @@ providers' published rules:
   projected size for every item that lands in, leaves or changes in the
   index), transactions at twice the units, updates at the larger of the
   before and after images, failed conditional writes at the existing item's
-  size (1 unit at least).
+  size (1 unit at least); a BatchExecuteStatement INSERT as a PutItem, or,
+  refused as DuplicateItem, as a failed conditional write.
 - SQS: requests, and billed requests (each 64 KB of a request's payload is
   one request); empty receives are counted apart.
 - S3: requests by price class (PUT/COPY/POST/LIST vs GET and the rest).
@@ -507,6 +508,11 @@ class Meter:
                         writes.append(("put", table, None, item, item))
                     else:
                         writes.append(("DeleteItem", table, None, request["DeleteRequest"]["Key"], None))
+        elif operation == "BatchExecuteStatement":  # INSERTs (the invoice ingester's): each a put if absent
+            from benchmarks.awsstub import partiql_insert
+            for entry in params.get("Statements", []):
+                table, item = partiql_insert(entry["Statement"], entry.get("Parameters", []))
+                writes.append(("insert", table, None, item, item))
         elif operation == "TransactWriteItems":
             for entry in params.get("TransactItems", []):
                 (kind, op), = entry.items()
@@ -568,6 +574,23 @@ class Meter:
         if error:
             return 0.0  # throttled, invalid...: not applied, not billed
         unprocessed: set[tuple[str, str]] = set()
+        if operation == "BatchExecuteStatement":
+            # Each statement on its own: an INSERT whose key is held (DuplicateItem) is billed as a failed
+            # conditional write; one that failed otherwise (throttled, invalid) was not applied.
+            total = 0.0
+            for (_, schema, key, key_item, put_item, before), result in zip(plan, parsed.get("Responses", [])):
+                code = (result.get("Error") or {}).get("Code")
+                if code == "DuplicateItem":
+                    total += self._charge(failed_write_charges(schema, before), operation, self.wru)
+                elif code is None:
+                    after = image_of(schema, put_item)
+                    charges = write_charges(schema, before, after, False)
+                    total += self._charge(charges, operation, self.wru)
+                    with self.lock:
+                        self.wru_by_kind[f"{schema.name} {item_kind(schema, key_item)}"][operation] += \
+                            charges[schema.name]
+                    self._remember(schema.name, key, after)
+            return total
         if operation == "BatchWriteItem":
             for table, requests in (parsed.get("UnprocessedItems") or {}).items():
                 schema = self.schema(table)

@@ -16,8 +16,8 @@ CONSUME = ("DeleteMessage", "GetQueueAttributes", "ReceiveMessage")
 # Actions GRANTS may name per resource type: a typo fails loudly rather than granting nothing.
 VALID = {
     Queue: {"GetQueueUrl", "SendMessage", *CONSUME},
-    Table: {"BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "Query",
-            "Scan", "UpdateItem"},
+    Table: {"BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PartiQLInsert", "PutItem",
+            "Query", "Scan", "UpdateItem"},
     Bucket: {"GetObject", "ListBucket", "PutObject"},
     Topic: {"Publish"},
 }

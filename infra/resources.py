@@ -28,9 +28,6 @@ class Table:
     # index name -> (hash key, range key or None); all key attributes are strings
     indexes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     ttl_attribute: str | None = None
-    # index name -> "KEYS_ONLY"; an index not named projects ALL. A GSI's projection cannot change in place on
-    # AWS: a new projection comes with a new index name (docs/orders.md, "Migrating a stage").
-    projections: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,8 +95,8 @@ RESOURCES: dict[str, Resource] = {
     "ProcessedDataBucket": Bucket(env="PROCESSED_DATA_BUCKET_NAME", expires="reports"),
     "LogQueue": Queue(env="LOG_QUEUE_NAME"),
     "LogSplitQueue": Queue(env="LOG_SPLIT_QUEUE_NAME"),
-    # No index: a line is found by its item's id (`<run>#G<line group>`, or `<run>#<line>`: logbatch/records.py);
-    # a batch's problem lines are listed from LogBatchesTable's P# items, so only those lines pay for being findable.
+    # No index: a line is found by its id (`<run>#<line>`); a batch's problem lines are listed from
+    # LogBatchesTable's P# items, so only those lines pay for being findable.
     # `ttl`: each line expires LOG_RECORDS_RETENTION_DAYS after its run started (raw lines may hold client IPs).
     "ProcessedLogsTable": Table(env="PROCESSED_LOGS_TABLE_NAME", hash_key="id", ttl_attribute="ttl"),
     "LogBatchesTable": Table(env="LOG_BATCHES_TABLE_NAME", hash_key="pk", range_key="sk", ttl_attribute="ttl"),
@@ -112,12 +109,9 @@ RESOURCES: dict[str, Resource] = {
     "InvoiceUploadsTable": Table(env="INVOICE_UPLOADS_TABLE_NAME", hash_key="pk", range_key="sk"),
     "OrdersQueue": Queue(env="ORDERS_QUEUE_NAME"),
     "OrdersTable": Table(env="ORDERS_TABLE_NAME", hash_key="orderId",
-                         # pending-index-v2 is sparse: only orders not yet finished are in it (the sweep's work list).
-                         # Both project keys only, so an order's later writes never touch them: a write unit on
-                         # customer-index-v2 per order, two on pending-index-v2 (docs/orders.md, "Write cost").
-                         indexes={"customer-index-v2": ("customerId", "createdAt"),
-                                  "pending-index-v2": ("pendingShard", "pendingSince")},
-                         projections={"customer-index-v2": "KEYS_ONLY", "pending-index-v2": "KEYS_ONLY"}),
+                         # pending-index is sparse: only orders not yet finished are in it (the sweep's work list).
+                         indexes={"customer-index": ("customerId", "createdAt"),
+                                  "pending-index": ("pendingShard", "pendingSince")}),
     # Each order's contact (`notify`), apart from the order: no index copies it, one query finds a customer's
     # for erasure, and DynamoDB's TTL deletes it ORDER_CONTACT_RETENTION_DAYS after the order (docs/personal-data.md).
     "OrderContactsTable": Table(env="ORDER_CONTACTS_TABLE_NAME", hash_key="customerId", range_key="orderId",
@@ -151,9 +145,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "ProcessedLogsTable": ("BatchGetItem",),  # a batch's problem lines
         "InvoicesTable": ("GetItem", "Query", "Scan"),  # /invoices without customer filters a scan
         "InvoiceUploadsTable": ("GetItem", "Query"),
-        # An operator's GET /orders with no customer scans; a customer's listing reads the keys customer-index-v2
-        # gives with BatchGetItem.
-        "OrdersTable": ("GetItem", "PutItem", "Query", "Scan", "BatchGetItem"),
+        "OrdersTable": ("GetItem", "PutItem", "Query", "Scan"),  # an operator's GET /orders with no customer scans
         "OrdersQueue": ("GetQueueUrl", "SendMessage"),
         # POST /orders keeps the contact, GET /orders/{id} shows it; the erasure finds a customer's and deletes
         # them (BatchWriteItem's DeleteRequest: the one deletion the app makes).
@@ -177,23 +169,21 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "InputLogsBucket": ("GetObject", "ListBucket"),
         "LogQueue": ("GetQueueUrl", "SendMessage"),
         "LogSplitQueue": ("GetQueueUrl", "SendMessage"),
-        # Takes the run (or a part's run) over and checkpoints it; a duplicate continuation reads the run to try to
-        # complete it; a reader closing its last chunk rolls it up when the workers were faster, which puts the
-        # chunk's problem-line and unparsed-line items (PutItem: only an upload starts a run or its parts).
-        "LogBatchesTable": ("GetItem", "PutItem", "UpdateItem"),
+        # Takes the run over and checkpoints it (no PutItem: only an upload starts a run); a duplicate
+        # continuation reads the run to try to complete it.
+        "LogBatchesTable": ("GetItem", "UpdateItem"),
         "ProcessedDataBucket": ("PutObject",),
     },
     "process_log_lines": {
-        # Lines packed several to an item are merged in (UpdateItem); a run packing 1, and a line too big to pack,
-        # are put whole (BatchWriteItem); the report's first unparsed lines are read back (BatchGetItem).
-        "ProcessedLogsTable": ("BatchWriteItem", "UpdateItem", "BatchGetItem"),
+        "ProcessedLogsTable": ("BatchWriteItem",),
         "LogBatchesTable": ("GetItem", "PutItem", "UpdateItem"),
         "ProcessedDataBucket": ("PutObject",),
     },
     "ingest_invoice_upload": {
         "InvoicesBucket": ("GetObject", "ListBucket"),
         "InvoiceIngestQueue": ("GetQueueUrl", "SendMessage"),
-        "InvoicesTable": ("PutItem",),
+        # New invoices are PartiQL INSERTs (BatchExecuteStatement, put if absent); a taken key, a conditional put.
+        "InvoicesTable": ("PartiQLInsert", "PutItem"),
         "InvoiceUploadsTable": (*_RUN_LEASES, "BatchWriteItem", "Query"),
         "ReportsBucket": ("PutObject",),
         "UploadFailuresQueue": ("SendMessage",),  # the on-failure destination
@@ -201,7 +191,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "continue_invoice_ingest": {
         "InvoicesBucket": ("GetObject", "ListBucket"),
         "InvoiceIngestQueue": ("GetQueueUrl", "SendMessage"),
-        "InvoicesTable": ("PutItem",),
+        "InvoicesTable": ("PartiQLInsert", "PutItem"),
         "InvoiceUploadsTable": ("BatchWriteItem", "Query", "UpdateItem"),  # takes over, never starts a run
         "ReportsBucket": ("PutObject",),
     },

@@ -1,4 +1,4 @@
-"""The embedded AWS emulator: moto in server mode, with two fixes that make it usable for this app.
+"""The embedded AWS emulator: moto in server mode, with the fixes that make it usable for this app.
 
 Run as `python -m local_runtime.emulator -H 127.0.0.1 -p PORT` (moto.server's own arguments).
 
@@ -37,6 +37,10 @@ Run as `python -m local_runtime.emulator -H 127.0.0.1 -p PORT` (moto.server's ow
    `*.localhost`, 127.0.0.0/8, `[::1]`, any port) is refused with a 403;
    a rebound name is never one of those, and browsers resolve `*.localhost`
    to loopback themselves.
+8. PartiQL INSERTs: moto's PartiQL cannot take an INSERT's `?` parameters
+   (and copies every table into its parser per statement). The invoice
+   ingester stores new invoices with BatchExecuteStatement INSERTs, so these
+   are run here as DynamoDB runs them: put if absent, DuplicateItem if not.
 """
 import copy
 import ipaddress
@@ -118,6 +122,47 @@ def _transact_write_items(self, transact_items):
         raise
 
 
+_INSERT = re.compile(r"""INSERT INTO "((?:[^"]|"")+)" VALUE \{(.*)\}""", re.DOTALL)
+_INSERT_ATTRIBUTE = re.compile(r"'((?:[^']|'')*)'\s*:\s*\?")
+
+
+def _partiql_inserts(original):
+    """Fix 8: BatchExecuteStatement of parameterised INSERTs, as DynamoDB runs them.
+
+    moto's PartiQL cannot take an INSERT's `?` parameters, and it copies every
+    item of every table into the parser for each statement. An INSERT is a put
+    if absent (DuplicateItem when the key is held, the item left alone), each
+    statement on its own; a batch holding any other statement goes to moto."""
+    @wraps(original)
+    def batch_execute_statement(self, statements):
+        parsed = [(_INSERT.fullmatch(s["Statement"].strip()), s.get("Parameters", [])) for s in statements]
+        if not parsed or not all(match for match, _ in parsed):
+            return original(self, statements)
+        responses = []
+        for match, parameters in parsed:
+            table_name = match.group(1).replace('""', '"')
+            names = [n.replace("''", "'") for n in _INSERT_ATTRIBUTE.findall(match.group(2))]
+            if table_name not in self.tables:
+                responses.append({"Error": {"Code": "ResourceNotFound", "Message": "Requested resource not found"}})
+                continue
+            if len(names) != len(parameters):
+                responses.append({"TableName": table_name, "Error": {
+                    "Code": "ValidationError", "Message": "Number of parameters in request and statement don't match."}})
+                continue
+            item = dict(zip(names, parameters))
+            table = self.get_table(table_name)
+            key = {name: item[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+            with WRITE_LOCK:
+                if self.get_item(table_name, key) is not None:
+                    responses.append({"TableName": table_name, "Error": {
+                        "Code": "DuplicateItem", "Message": "Duplicate primary key exists in table"}})
+                    continue
+                self.put_item(table_name, item)
+            responses.append({"TableName": table_name})
+        return responses
+    return batch_execute_statement
+
+
 COUNT_CACHE_SECONDS = 0.5
 COUNT_COST_SHARE = 0.05
 
@@ -193,13 +238,15 @@ def _retained(self, queue_name, message):
 
 
 def lock_dynamodb_writes() -> None:
-    """Fix 1 and 2: atomic single-item writes, and transactions without whole-table copies (idempotent)."""
+    """Fix 1, 2 and 8: atomic single-item writes, transactions without whole-table copies, and batches of
+    PartiQL INSERTs (the invoice ingester's) run as DynamoDB runs them (idempotent)."""
     from moto.dynamodb.models import DynamoDBBackend
     if getattr(DynamoDBBackend, "_writes_locked", False):
         return
     for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
         setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
     DynamoDBBackend.transact_write_items = _locked(_transact_write_items)
+    DynamoDBBackend.batch_execute_statement = _partiql_inserts(DynamoDBBackend.batch_execute_statement)
     DynamoDBBackend._writes_locked = True
 
 

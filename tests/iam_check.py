@@ -33,6 +33,10 @@ def call_targets(service: str, operation: str, params: dict) -> list[tuple[str, 
                        "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
             return [(f"dynamodb:{actions[kind]}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{body['TableName']}")
                     for item in params["TransactItems"] for kind, body in item.items()]
+        if "Statements" in params:  # PartiQL: IAM checks each statement's own action on its table
+            from benchmarks.awsstub import partiql_insert  # the one statement the app sends: INSERT
+            tables = [partiql_insert(s["Statement"], s.get("Parameters", []))[0] for s in params["Statements"]]
+            return [("dynamodb:PartiQLInsert", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}") for t in tables]
         tables = list(params.get("RequestItems", {})) or [params["TableName"]]
         suffix = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
         return [(f"dynamodb:{operation}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}{suffix}") for t in tables]

@@ -132,9 +132,11 @@ def test_invoice_policies_suffice_for_the_whole_flow(app, client, stage, monkeyp
     runner = EventRunner(app, boto3.session.Session(), wait_seconds=0, report=lambda line: None).setup()
     recorder.attribute(app)
     try:
+        # NF-1 again on the last row: a continuation meets its stored item (the INSERT is refused) and puts it.
         boto3.client("s3").put_object(Bucket="notas-fiscais", Key="iam/notas.csv",
                                       Body=b"numero;cliente;valor;data_emissao\nNF-1;Ana;1,00;01/10/2025\n"
-                                           b"NF-2;;x;31/02/2025\nNF-5;Caio;3,00;03/10/2025\n")
+                                           b"NF-2;;x;31/02/2025\nNF-5;Caio;3,00;03/10/2025\n"
+                                           b"NF-1;Ana;1,50;01/10/2025\n")
         runner.drain()
         # Without a budget: one invocation reads a whole file, rejected rows and report included.
         monkeypatch.delenv("INVOICE_INGEST_TIME_BUDGET_SECONDS")

@@ -110,7 +110,7 @@ def test_a_duplicated_s3_event_does_nothing(client, aws_resources, calls):
     etag = upload("dup.csv", csv_rows(5))
     event = s3_event(BUCKET, "dup.csv", etag)
     def effects():  # writes of invoices or rejected rows, reports, continuations
-        return [c for c in calls if c[1] in ("BatchWriteItem", "PutObject", "SendMessage")
+        return [c for c in calls if c[1] in ("BatchWriteItem", "BatchExecuteStatement", "PutObject", "SendMessage")
                 or c[1] == "PutItem" and c[2]["TableName"] == "InvoicesTable"]
     client.lambda_.invoke("ingest_invoice_upload", event)
     first = len(effects())

@@ -15,7 +15,8 @@ def _default(function, parameter: str) -> int:
 
 
 def test_the_pool_outlasts_every_fan_out_of_one_invocation():
-    widest = max(_default(dynamo.batch_put, "max_in_flight"), _default(dynamo.conditional_put_all, "max_in_flight"), 8)
+    widest = max(_default(dynamo.batch_put, "max_in_flight"), _default(dynamo.conditional_put_all, "max_in_flight"),
+                 _default(dynamo.insert_all, "max_in_flight"), 8)
     assert aws.client("dynamodb").meta.config.max_pool_connections >= widest
     # the local runner runs 4 invocations at once in one process, sharing these clients
     assert aws.MAX_POOL_CONNECTIONS >= 4 * widest
