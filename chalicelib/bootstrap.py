@@ -118,7 +118,8 @@ def log_completion() -> BatchCompletion:
 def log_splitter() -> LogSplitter:
     return LogSplitter(log_runs(), MessageQueue(settings().log_queue), MessageQueue(settings().log_split_queue),
                        log_completion(), settings().log_lines_per_message, settings().log_split_time_budget,
-                       part_bytes=settings().log_split_part_bytes, max_parts=settings().log_split_max_parts)
+                       part_bytes=settings().log_split_part_bytes, max_parts=settings().log_split_max_parts,
+                       lines_per_item=settings().log_lines_per_item)
 
 
 @built_once

@@ -71,7 +71,6 @@ class Runs(Protocol):
     def seal(self, run_id: str, status: str, **fields: Any) -> Run | None: ...
 
 
-
 class LogRuns(Runs, Protocol):
     """A log run's table: the run, plus exact counting, problem lines and the report's claim."""
 

@@ -200,7 +200,6 @@ class FakeRuns:
         return self.get(run_id)
 
 
-
 class FakeLogRuns(FakeRuns):
     """A log run's table: counting each message once (by run and seq), problem lines and the report's claim."""
 

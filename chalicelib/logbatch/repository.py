@@ -64,6 +64,7 @@ class LogRun(Run, total=False):
     Its counters (processed, lvl_*, st_*, fmt_*) and report state are added by counting and completion."""
     lines_per_message: int
     per_chunk: int
+    lines_per_item: int  # lines packed into one ProcessedLogsTable item (records.py)
     checkpoint_line: int
     checkpoint_seq: int
     blank_lines: int
@@ -85,7 +86,6 @@ def counting_key(run_id: str, chunk: int) -> str:
     every run read by one reader), the part's run id for the others."""
     part = chunk // CHUNKS_PER_PART
     return part_run_id(run_id, part) if part else run_id
-
 
 
 def problem_sets_of(level: str | None, status_class: str) -> list[str]:

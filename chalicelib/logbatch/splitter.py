@@ -34,7 +34,7 @@ from chalicelib.streaming.resumable import Checkpointer, ObjectReplaced, UploadR
 from chalicelib.streaming.runs import TOKEN, parent_run_id, part_run_id
 
 # What each part's run copies from its upload's run: enough to read its range and write its lines as the run's.
-PART_FIELDS = ("batch_id", "bucket", "key", "etag", "started_at", "lines_per_message", "per_chunk")
+PART_FIELDS = ("batch_id", "bucket", "key", "etag", "started_at", "lines_per_message", "per_chunk", "lines_per_item")
 
 ACCEPTED_SUFFIXES = (".txt", ".jsonl", ".log")
 
@@ -48,13 +48,14 @@ class LogSplitter(UploadReader):
 
     def __init__(self, tracker: LogRuns, lines_queue: Queue, continuation_queue: Queue,
                  completion: BatchCompletion, lines_per_message: int = 1, time_budget: float | None = None,
-                 monotonic=time.monotonic, part_bytes: int = 64 << 20, max_parts: int = 16):
+                 monotonic=time.monotonic, part_bytes: int = 64 << 20, max_parts: int = 16, lines_per_item: int = 1):
         super().__init__(tracker, continuation_queue, time_budget, monotonic)
         self.tracker = tracker
         self.lines_queue = lines_queue
         self.completion = completion
         self.lines_per_message = max(1, lines_per_message)
         self.part_bytes, self.max_parts = part_bytes, max_parts
+        self.lines_per_item = max(1, lines_per_item)
 
     def on_upload(self, bucket: str, key: str, etag: str | None = None, context: Any = None) -> str:
         """Start (or, after a crash, resume) splitting an upload. Returns what happened."""
@@ -66,7 +67,8 @@ class LogSplitter(UploadReader):
         etag = etag.strip('"')
         return self.start(LogRun({"run_id": run_id_for(key, etag), "batch_id": key, "bucket": bucket, "key": key,
                            "etag": etag, "started_at": utc_now(), "lines_per_message": self.lines_per_message,
-                           "per_chunk": messages_per_chunk(self.lines_per_message)}), context)
+                           "per_chunk": messages_per_chunk(self.lines_per_message),
+                           "lines_per_item": self.lines_per_item}), context)
 
     def initial_progress(self) -> dict[str, Any]:
         return {"checkpoint_line": 0, "checkpoint_seq": 0, "blank_lines": 0, "header_lines": 0, "processed": 0}
@@ -156,6 +158,7 @@ class LogSplitter(UploadReader):
         run_id, batch_id = run.get("parent") or run["run_id"], run["batch_id"]
         # The run's own packing, not this container's setting: a resumed split must number messages as it began.
         lines_per_message, per_chunk = int(run["lines_per_message"]), int(run["per_chunk"])
+        per_item = int(run.get("lines_per_item", 1))  # likewise: how its lines are packed into records (records.py)
         offset, first_line = int(run["checkpoint_offset"]), int(run["checkpoint_line"])
         end = int(run["end_offset"]) if "end_offset" in run else None
         seq, received_at = int(run.get("checkpoint_seq", 0)), run["started_at"]
@@ -182,7 +185,7 @@ class LogSplitter(UploadReader):
                 group.append((line.number, line.text, line.truncated))
                 if len(group) < lines_per_message:
                     continue
-                sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group, received_at))
+                sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group, received_at, per_item))
                 group, seq = [], seq + 1
                 if not checkpoints.due():
                     continue
@@ -204,7 +207,7 @@ class LogSplitter(UploadReader):
             stopped = {"unreadable": str(error)}
             logger.warning("upload unreadable past this point; splitting ends here", run_id=run_id, reason=str(error))
         if group:
-            sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group, received_at))
+            sender.add(messages.encode(run_id, batch_id, seq, per_chunk, group, received_at, per_item))
             seq += 1
         sender.flush()
         blank = blank_before + reader.blank_lines
