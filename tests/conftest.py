@@ -33,6 +33,24 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 
+def _share_botocore_models():
+    """One botocore data loader for every session this test process makes.
+
+    Each test's moto account gets new boto3 sessions (provisioning, the app's clients after aws.reset()), and a
+    new session re-reads and re-parses the JSON service models from botocore's data directory: about 0.3 s of
+    every aws_resources test. The models are read-only files; the Loader caches what it parsed, so sharing it
+    changes what is parsed once, not what any client sees. Keyed by the data path, as botocore builds it.
+    """
+    import functools
+
+    import botocore.session
+    if not hasattr(botocore.session.create_loader, "cache_info"):
+        botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.session.create_loader)
+
+
+_share_botocore_models()
+
+
 def _reset_caches():
     from chalicelib import aws, bootstrap
     aws.reset()
@@ -58,6 +76,7 @@ def aws_resources(app):
     from local_runtime.emulator import lock_dynamodb_writes, lock_sqs_queues
     lock_dynamodb_writes()  # in-process moto too: a conditional write is atomic, as on DynamoDB
     lock_sqs_queues()  # and a send racing a delete is kept, as on SQS
+    _share_moto_pool_key()
     with mock_aws():
         _reset_caches()
         created = provision(STAGE, app)
@@ -66,6 +85,31 @@ def aws_resources(app):
         _reset_caches()
         for name in (USER_POOL.id_env, USER_POOL.client_env):
             os.environ.pop(name, None)
+
+
+def _share_moto_pool_key():
+    """moto's user pools sign with one RSA key from a file of moto's; import it once per process, not per pool.
+
+    Every pool moto creates imports moto's resources/jwks-private.json anew, which recovers the key's primes:
+    about 0.1 s of every aws_resources test. Same file, same key, so every token is signed as before.
+    """
+    import json
+    from types import SimpleNamespace
+
+    from moto.cognitoidp import models
+    if isinstance(models.jwk, SimpleNamespace):
+        return
+    imported: dict[str, object] = {}
+    import_key = models.jwk.RSAKey.import_key
+
+    def import_once(data, *args, **kwargs):
+        if args or kwargs or not isinstance(data, dict):
+            return import_key(data, *args, **kwargs)
+        text = json.dumps(data, sort_keys=True)
+        if text not in imported:
+            imported[text] = import_key(data)
+        return imported[text]
+    models.jwk = SimpleNamespace(RSAKey=SimpleNamespace(import_key=import_once))
 
 
 def _provision_identity() -> dict[str, str]:
