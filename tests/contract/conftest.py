@@ -7,13 +7,9 @@ from typing import Callable
 
 import pytest
 
-from tests.e2e.conftest import LocalSystem, running
+from tests.e2e.conftest import package_system
 
-
-@pytest.fixture(scope="package")
-def local_system():
-    with running(LocalSystem()) as system:
-        yield system
+local_system = package_system()
 
 
 @pytest.fixture(scope="package")

@@ -135,7 +135,15 @@ def running(system: LocalSystem):
                 system.process.wait()
 
 
-@pytest.fixture(scope="session")
-def local_system():
-    with running(LocalSystem()) as system:
-        yield system
+def package_system(**env_overrides: str):
+    """A `local_system` fixture for one test package: started on first use, stopped when the package's tests
+    are done. A stack left running idles at about 15% of a core (its runner polls every queue), so one kept
+    to the end of the session slows every test after it; each package that needs one declares its own."""
+    @pytest.fixture(scope="package")
+    def local_system():
+        with running(LocalSystem(**env_overrides)) as system:
+            yield system
+    return local_system
+
+
+local_system = package_system()

@@ -1,8 +1,12 @@
 """Fixtures of the fuzz tests, and the tally of inputs tried that ends their run."""
 import pytest
 
-from tests.e2e.conftest import local_system  # noqa: F401  (the real HTTP runs reuse the e2e system)
+from tests.e2e.conftest import package_system
 from tests.fuzz.support import SERVER_ERRORS, TRIED, aws
+
+# The real HTTP runs' system: its own, as it always was (importing the e2e fixture here made a second
+# session-wide one), stopped when the fuzz tests are done.
+local_system = package_system()
 
 
 @pytest.fixture(autouse=True)
