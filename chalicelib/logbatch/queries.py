@@ -23,6 +23,10 @@ def batch_status(batch_id: str | None, tracker: LogRuns, reports_bucket: str) ->
         "total_items": int(total) if total is not None else None, "processed_items": processed,
         "progress": round(processed / int(total), 4) if total else (1.0 if total == 0 else None),
     }
+    if run.get("parts"):  # read by several readers: the lines of the parts that have finished, and how many have
+        done = len(run.get("parts_done", ()))
+        status.update({"parts": int(run["parts"]), "parts_split": done, "lines_split": sum(
+            int(run.get(name, 0)) for name in ("split_lines", "blank_lines", "header_lines"))})
     if run.get("over_cap"):  # stopped at a cap: the file's total is unknown, progress is over the lines read
         status.update({"total_items": None, "read_items": int(run["total_lines"]), "complete": False})
     if run.get("unreadable"):

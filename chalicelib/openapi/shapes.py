@@ -125,6 +125,9 @@ class LogBatch(_Answer):
     failure_reason: str | SkipJsonSchema[None] = None
     complete: bool | SkipJsonSchema[None] = Field(default=None, description="false when a cap stopped the run")
     read_items: int | SkipJsonSchema[None] = Field(default=None, description="Lines read before a cap stopped it")
+    parts: int | SkipJsonSchema[None] = Field(default=None, description=(
+        "How many readers split a large upload at once (byte ranges); absent when one reader did"))
+    parts_split: int | SkipJsonSchema[None] = Field(default=None, description="Of those, how many have finished")
     report: LogReportLocation | SkipJsonSchema[None] = None
 
 

@@ -102,6 +102,8 @@ def check_whole(client, key: str, lines: list[str], calls) -> dict:
     assert len([p for op, p in calls if op == "PutObject" and p["Bucket"] == OUTPUT]) == 1  # one report
     status = logbatch.log_batch_status(key)
     assert (status["status"], status["total_items"], status["processed_items"]) == ("completed", len(kept), len(kept))
+    assert status["parts"] == status["parts_split"] == int(the_run(key)["parts"])
+    assert status["lines_split"] == content["total_items"] + content["blank_lines"]  # blank lines are lines too
     return content
 
 
