@@ -28,6 +28,9 @@ class Table:
     # index name -> (hash key, range key or None); all key attributes are strings
     indexes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     ttl_attribute: str | None = None
+    # index name -> "KEYS_ONLY"; an index not named projects ALL. A GSI's projection cannot change in place on
+    # AWS: a new projection comes with a new index name (docs/orders.md, "Migrating a stage").
+    projections: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,12 @@ RESOURCES: dict[str, Resource] = {
     "InvoiceUploadsTable": Table(env="INVOICE_UPLOADS_TABLE_NAME", hash_key="pk", range_key="sk"),
     "OrdersQueue": Queue(env="ORDERS_QUEUE_NAME"),
     "OrdersTable": Table(env="ORDERS_TABLE_NAME", hash_key="orderId",
-                         # pending-index is sparse: only orders not yet finished are in it (the sweep's work list).
-                         indexes={"customer-index": ("customerId", "createdAt"),
-                                  "pending-index": ("pendingShard", "pendingSince")}),
+                         # pending-index-v2 is sparse: only orders not yet finished are in it (the sweep's work list).
+                         # Both project keys only, so an order's later writes never touch them: a write unit on
+                         # customer-index-v2 per order, two on pending-index-v2 (docs/orders.md, "Write cost").
+                         indexes={"customer-index-v2": ("customerId", "createdAt"),
+                                  "pending-index-v2": ("pendingShard", "pendingSince")},
+                         projections={"customer-index-v2": "KEYS_ONLY", "pending-index-v2": "KEYS_ONLY"}),
     # Each order's contact (`notify`), apart from the order: no index copies it, one query finds a customer's
     # for erasure, and DynamoDB's TTL deletes it ORDER_CONTACT_RETENTION_DAYS after the order (docs/personal-data.md).
     "OrderContactsTable": Table(env="ORDER_CONTACTS_TABLE_NAME", hash_key="customerId", range_key="orderId",
@@ -145,7 +151,9 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "ProcessedLogsTable": ("BatchGetItem",),  # a batch's problem lines
         "InvoicesTable": ("GetItem", "Query", "Scan"),  # /invoices without customer filters a scan
         "InvoiceUploadsTable": ("GetItem", "Query"),
-        "OrdersTable": ("GetItem", "PutItem", "Query", "Scan"),  # an operator's GET /orders with no customer scans
+        # An operator's GET /orders with no customer scans; a customer's listing reads the keys customer-index-v2
+        # gives with BatchGetItem.
+        "OrdersTable": ("GetItem", "PutItem", "Query", "Scan", "BatchGetItem"),
         "OrdersQueue": ("GetQueueUrl", "SendMessage"),
         # POST /orders keeps the contact, GET /orders/{id} shows it; the erasure finds a customer's and deletes
         # them (BatchWriteItem's DeleteRequest: the one deletion the app makes).
