@@ -37,13 +37,15 @@ def issuer_series(issuer: str, series: str) -> str:
 
 class InvoiceRepository:
     # After a chunk whose invoices were mostly stored already (a corrected file uploaded again), this many
-    # chunks go straight to the conditional puts: each INSERT that meets a stored invoice is a write unit spent
-    # for nothing. Then INSERTs are tried again, in case the file has moved on to new invoices.
+    # chunks of the same upload go straight to the conditional puts: each INSERT that meets a stored invoice
+    # is a write unit spent for nothing. Then INSERTs are tried again, in case the file has moved on to new
+    # invoices. Another upload starts with INSERTs.
     PUTS_AFTER_A_STORED_CHUNK = 20
 
     def __init__(self, table_name: str):
         self.table_name = table_name
-        self._puts_first = 0  # chunks left that skip the INSERTs (a hint only: shared, never a guarantee)
+        # (upload, chunks left that skip the INSERTs): a hint for speed and units only, never a guarantee
+        self._puts_first: tuple[Any, int] = (None, 0)
 
     def put_newer(self, invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Write each invoice unless a newer version of it is stored; return those that were not written.
@@ -55,13 +57,15 @@ class InvoiceRepository:
         (or the same) version and not over a newer one.
         """
         items = [to_item(invoice) for invoice in invoices]
-        if self._puts_first > 0:
-            self._puts_first -= 1
+        upload = invoices[0].get("upload") if invoices else None
+        hinted, left = self._puts_first
+        if hinted == upload and left > 0:
+            self._puts_first = (upload, left - 1)
             taken = list(range(len(items)))
         else:
             taken = insert_all(self.table_name, items)
             if len(taken) * 2 > len(items):
-                self._puts_first = self.PUTS_AFTER_A_STORED_CHUNK
+                self._puts_first = (upload, self.PUTS_AFTER_A_STORED_CHUNK)
         stale = conditional_put_all(
             self.table_name, [items[i] for i in taken], "attribute_not_exists(#number) OR #version <= :version",
             {"#number": "number", "#version": "version"}, lambda item: {":version": item["version"]})

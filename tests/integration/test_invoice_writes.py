@@ -75,13 +75,16 @@ def test_after_a_chunk_of_stored_invoices_the_next_chunks_go_straight_to_the_put
     first = [invoice(f"NF-{i}", f"v1|{i:03d}", "1.00") for i in range(10)]
     repository.put_newer(first)
     calls.clear()
-    again = [invoice(f"NF-{i}", f"v2|{i:03d}", "2.00") for i in range(10)]  # a corrected file, uploaded again
+    again = [invoice(f"NF-{i}", f"v2|{i:03d}", "2.00", upload="fixed.csv@2") for i in range(10)]  # a corrected file
     assert repository.put_newer(again[:5]) == []
     assert calls.count("BatchExecuteStatement") == 1 and calls.count("PutItem") == 5
     calls.clear()
-    assert repository.put_newer(again[5:] + [invoice("NF-new", "v2|999", "2.00")]) == []
+    assert repository.put_newer(again[5:] + [invoice("NF-new", "v2|999", "2.00", upload="fixed.csv@2")]) == []
     assert "BatchExecuteStatement" not in calls and calls.count("PutItem") == 6  # no INSERT spent on stored ones
     assert {item["amount"]["N"] for item in stored().values()} == {"2.00"} and "NF-new" in stored()
+    calls.clear()  # another upload in the same container starts with INSERTs again
+    assert repository.put_newer([invoice("NF-other", "v3|001", "2.00", upload="other.csv@1")]) == []
+    assert calls == ["BatchExecuteStatement"]
 
 
 def test_insert_all_reports_taken_keys_and_leaves_their_items_alone(aws_resources):
