@@ -7,7 +7,6 @@
 request mix and write units per row), in a minute instead of many, and writes build/bench/cpu-invoices.json:
 not the capacity model's input, which needs every part.
 
-
 The handlers run in this process, called as Lambda calls them (S3 and SQS
 events, API Gateway proxy events through `app(event, context)`), against
 benchmarks/awsstub.py: a do-nothing AWS endpoint in a process of its own that
@@ -18,7 +17,8 @@ and parsing, HTTP on the loopback. The stub's CPU is measured apart (its
 getrusage) and is not in it. Event building and the stub's control calls
 happen outside the timed regions.
 
-Covered: the splitter (1 and 10 lines per message, and a .gz), the line
+Covered: the splitter (1 and 10 lines per message, and a .gz), the planning
+pass of an upload read in parts (its CPU per MB: `split_plan`), the line
 worker on the messages that splitter really sent (batches of the event
 source's batch size), the invoice ingester, the product and order workers,
 and the API routes. Routes are called with a proxy event whose
@@ -300,6 +300,37 @@ def bench_logs(bench: Bench, lines: int, repeats: int, modes=(1, 10)) -> dict:
     figures["gunzip_skip"] = {"unit": "decompressed MB", "cpu_us_per_mb": statistics.median(samples),
                               "runs": samples, "bytes_per_line": len(body) / lines}
     return figures
+
+
+def bench_plan(bench: Bench, repeats: int, megabytes: int = 32, parts_count: int = 16) -> dict:
+    """The planning pass of an upload read in parts (chalicelib/streaming/parts.py `plan`, its newlines counted
+    by `_scan`): CPU per MB over the splitter's own ranged GETs (streaming/resumable.py `range_reader`), checked
+    against the object (parts contiguous, each at a line start, each knowing the newlines before it)."""
+    from chalicelib.streaming import parts
+    from chalicelib.streaming.resumable import range_reader
+    chunk = log_file(20_000)
+    body = chunk * max(1, megabytes * 1_000_000 // len(chunk))
+    bucket, key = bench.name("InputLogsBucket"), f"bench/plan-{uuid.uuid4().hex[:6]}.log"
+    etag = bench.put_object(bucket, key, body)
+    read = range_reader(bucket, key, etag)
+    parts.plan(len(body), parts_count, read)  # warm: the client and its connections
+    runs = []
+    for _ in range(repeats):
+        bench.stub.reset()
+        runs.append(timed(bench.stub, lambda: parts.plan(len(body), parts_count, read)))
+    planned = runs[0]["result"]
+    bench.check(len(planned) == parts_count and planned[0].start == 0 and planned[-1].end == len(body)
+                and all(a.end == b.start for a, b in zip(planned, planned[1:])),
+                f"plan: {len(planned)} parts, not {parts_count} contiguous ones over {len(body):,} bytes")
+    bench.check(all(body[p.start - 1:p.start] == b"\n" and p.lines_before == body.count(b"\n", 0, p.start)
+                    for p in planned[1:]), "plan: a part does not start at a line start, or miscounts the lines before it")
+    gets = runs[0]["calls"].get("S3:GetObject", 0)
+    bench.check(gets == parts_count, f"plan: {gets} ranged GETs, not one per part ({parts_count})")
+    return {"split_plan": {"unit": "MB", "bytes": len(body), "parts": parts_count,
+                           "cpu_us_per_mb": per_unit(runs, len(body) / 1e6),
+                           "wall_seconds": [r["wall_seconds"] for r in runs],
+                           "stub_cpu_seconds": [r["stub_cpu_seconds"] for r in runs],
+                           "calls": runs[0]["calls"]}}
 
 
 # --- invoices --------------------------------------------------------------------------------------------------
@@ -618,6 +649,7 @@ def code_parallelism() -> dict:
         "sqs_send_in_flight": default(queues.BatchSender.__init__, "max_in_flight"),
         "batch_write_in_flight": default(dynamo.batch_put, "max_in_flight"),
         "conditional_put_in_flight": default(dynamo.conditional_put_all, "max_in_flight"),
+        "plan_in_flight": default(__import__("chalicelib.streaming.parts", fromlist=["x"]).plan, "max_in_flight"),
         "insert_in_flight": default(dynamo.insert_all, "max_in_flight"),  # BatchExecuteStatement calls at once
         "insert_batch_statements": dynamo.BATCH_STATEMENT_LIMIT,
         "log_count_threads": 8,  # chalicelib/logbatch/repository.py, the chunk counting: ThreadPoolExecutor(min(8, ...))
@@ -659,6 +691,7 @@ def main() -> int:
             bench = Bench(stub)
             handlers = {}
             handlers.update(bench_logs(bench, args.lines, args.repeats))
+            handlers.update(bench_plan(bench, args.repeats))
             handlers.update(bench_invoices(bench, args.rows, args.repeats))
             log_key, invoice_key, customer = seed_for_reads(bench)
             api = bench_api(bench, args.requests, log_key, invoice_key, customer)
