@@ -1293,10 +1293,11 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=50, help="uploads at once for the 'across files' figures")
     parser.add_argument("--customers", type=int, default=5, help="distinct customers in an invoice file")
     parser.add_argument("--lines-per-message", type=int, default=1)
-    parser.add_argument("--lever", action="append", default=[], help="NAME=VALUE: memory:<function>=MB, "
-                        "max_concurrency:<function>=N, warm:<Table>=WRU, split_ranges=N, hot_key_spread=N, "
-                        "worker_cpu_factor=F, resumable_gz=1, log_wru_per_line=F, send_in_flight=N, table_quota=N, "
-                        "invoice_ranges=N, put_in_flight=N")
+    parser.add_argument("--lever", action="append", default=[], help="NAME=VALUE, over the stage's own: "
+                        "memory:<function>=MB, max_concurrency:<function>=N, warm:<Table>=WRU, part_bytes=N, "
+                        "max_parts=N, send_in_flight=N, put_in_flight=N (settings and constants); split_ranges=N "
+                        "(readers on one key), hot_key_spread=N, worker_cpu_factor=F, resumable_gz=1, "
+                        "log_wru_per_line=F, table_quota=N, invoice_ranges=N (hypothetical)")
     parser.add_argument("--gz", action="store_true", help="the uploads are .gz")
     parser.add_argument("--no-simulation", action="store_true")
     parser.add_argument("--lever-table", action="store_true", help="the design levers' table (docs/capacity.md)")
