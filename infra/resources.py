@@ -98,8 +98,8 @@ RESOURCES: dict[str, Resource] = {
     "ProcessedDataBucket": Bucket(env="PROCESSED_DATA_BUCKET_NAME", expires="reports"),
     "LogQueue": Queue(env="LOG_QUEUE_NAME"),
     "LogSplitQueue": Queue(env="LOG_SPLIT_QUEUE_NAME"),
-    # No index: a line is found by its id (`<run>#<line>`); a batch's problem lines are listed from
-    # LogBatchesTable's P# items, so only those lines pay for being findable.
+    # No index: a line is found by its item's id (`<run>#G<line group>`, or `<run>#<line>`: logbatch/records.py);
+    # a batch's problem lines are listed from LogBatchesTable's P# items, so only those lines pay for being findable.
     # `ttl`: each line expires LOG_RECORDS_RETENTION_DAYS after its run started (raw lines may hold client IPs).
     "ProcessedLogsTable": Table(env="PROCESSED_LOGS_TABLE_NAME", hash_key="id", ttl_attribute="ttl"),
     "LogBatchesTable": Table(env="LOG_BATCHES_TABLE_NAME", hash_key="pk", range_key="sk", ttl_attribute="ttl"),
@@ -177,13 +177,16 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "InputLogsBucket": ("GetObject", "ListBucket"),
         "LogQueue": ("GetQueueUrl", "SendMessage"),
         "LogSplitQueue": ("GetQueueUrl", "SendMessage"),
-        # Takes the run over and checkpoints it (no PutItem: only an upload starts a run); a duplicate
-        # continuation reads the run to try to complete it.
-        "LogBatchesTable": ("GetItem", "UpdateItem"),
+        # Takes the run (or a part's run) over and checkpoints it; a duplicate continuation reads the run to try to
+        # complete it; a reader closing its last chunk rolls it up when the workers were faster, which puts the
+        # chunk's problem-line and unparsed-line items (PutItem: only an upload starts a run or its parts).
+        "LogBatchesTable": ("GetItem", "PutItem", "UpdateItem"),
         "ProcessedDataBucket": ("PutObject",),
     },
     "process_log_lines": {
-        "ProcessedLogsTable": ("BatchWriteItem",),
+        # Lines packed several to an item are merged in (UpdateItem); a run packing 1, and a line too big to pack,
+        # are put whole (BatchWriteItem); the report's first unparsed lines are read back (BatchGetItem).
+        "ProcessedLogsTable": ("BatchWriteItem", "UpdateItem", "BatchGetItem"),
         "LogBatchesTable": ("GetItem", "PutItem", "UpdateItem"),
         "ProcessedDataBucket": ("PutObject",),
     },
