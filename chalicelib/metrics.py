@@ -42,6 +42,7 @@ METRICS = {
     "ProductsBatchItemFailures": "records process_product_queue gave back to SQS",
     # Log batches
     "LogUploadsAccepted": "uploads whose split started",
+    "LogUploadsInParts": "uploads planned into byte ranges, each split by its own reader (large plain files)",
     "LogUploadDuplicates": "duplicate S3 events and continuations of a run that needed nothing",
     "LogLinesProcessed": "log lines stored and counted (a duplicate delivery is not counted again)",
     "LogLinesUnparsed": "of those, lines no known format recognised",
