@@ -234,13 +234,33 @@ def split(bench: Bench, body: bytes, lines: int, lines_per_message: int, key: st
     return run, bench.stub.pop(log_queue)
 
 
+def log_records_written(bench: Bench, batch_id: str) -> dict:
+    """What ProcessedLogsTable holds of one upload, read back from the stub after the timed part: its lines
+    (unpacked by tests/log_records.py, which fails on a line stored twice) and its items, packed or a line's own."""
+    import boto3
+    from tests.log_records import lines_of_item, scan
+    items = [item for item in scan(bench.name("ProcessedLogsTable"), boto3.session.Session().client("dynamodb"))
+             if item["batch_id"] == batch_id]
+    lines = [record["line"] for item in items for record in lines_of_item(item)]
+    return {"lines": len(lines), "distinct_lines": len(set(lines)), "items": len(items),
+            "packed_items": sum("per_item" in item for item in items)}
+
+
+def records_figures(written: dict, lines: int, updates: int) -> dict:
+    """Items per line, and UpdateItem calls per packed item: how many batches an item's lines came in (1 when
+    each item's lines came together; G at worst, each update billed at the item's size then)."""
+    return {"lines": lines, "items": written["items"], "packed_items": written["packed_items"],
+            "items_per_line": written["items"] / lines, "update_calls": updates,
+            "updates_per_packed_item": updates / written["packed_items"] if written["packed_items"] else None}
+
+
 def bench_logs(bench: Bench, lines: int, repeats: int, modes=(1, 10)) -> dict:
     figures = {}
     body = log_file(lines)
     handler_batch = bench.sources["process_log_lines"].batch_size
     for lines_per_message in modes:
         bench.settings(lines_per_message)
-        bench.sinks("ProcessedLogsTable")
+        bench.sinks()  # ProcessedLogsTable keeps its items: the lines stored are counted in them below
         # A warm container: imports, clients and queue URLs resolved by a small first run (not measured).
         split(bench, log_file(300), 300, lines_per_message, f"bench/warm-{lines_per_message}-{uuid.uuid4().hex[:6]}.log")
         runs, kept = [], None
@@ -258,14 +278,23 @@ def bench_logs(bench: Bench, lines: int, repeats: int, modes=(1, 10)) -> dict:
         # The worker, on the messages that splitter really sent, in the event source's batches.
         events = bench.sqs_events("process_log_lines", kept)
         handler, context = bench.handler("process_log_lines"), bench.context("process_log_lines")
+        updates_name = f"{bench.name('ProcessedLogsTable')} UpdateItem"
+        bench.stub.reset()
         handler(events[0], context)  # warm: the first batch (its lines are counted as stored below)
+        warm_updates = bench.stub.stats()["items_written"].get(updates_name, 0)
         bench.stub.reset()
         run = timed(bench.stub, lambda h=handler, c=context, es=events: [h(e, c) for e in es[1:]])
         failed = sum(len((r or {}).get("batchItemFailures", [])) for r in run["result"])
         measured_lines = lines - sum(len(json.loads(r["body"])["lines"]) for r in events[0]["Records"])
-        stored = run["stats"]["items_written"].get(f"{bench.name('ProcessedLogsTable')} BatchWriteItem", 0)
+        try:
+            written = log_records_written(bench, json.loads(kept[0]["Body"])["batch_id"])
+        except AssertionError as unknown:  # an item no reader looks for
+            written = {"lines": -1, "distinct_lines": -1, "items": 0, "packed_items": 0}
+            bench.check(False, f"worker ({mode}): {unknown}")
         bench.check(failed == 0, f"worker ({mode}): {failed} records failed")
-        bench.check(stored == measured_lines, f"worker ({mode}): {stored:,} lines stored, not {measured_lines:,}")
+        bench.check(written["lines"] == written["distinct_lines"] == lines,
+                    f"worker ({mode}): {written['distinct_lines']:,} lines stored ({written['lines']:,} times), "
+                    f"not {lines:,}")
         reports = run["stats"]["s3_puts"].get(bench.name("ProcessedDataBucket"), 0)
         bench.check(reports == 1, f"worker ({mode}): {reports} reports written, not 1 (the run did not complete)")
         batches = len(events) - 1
@@ -276,7 +305,8 @@ def bench_logs(bench: Bench, lines: int, repeats: int, modes=(1, 10)) -> dict:
             "cpu_ms_per_batch": run["cpu_seconds"] / batches * 1000,
             "wall_seconds": run["wall_seconds"], "stub_cpu_seconds": run["stub_cpu_seconds"],
             "calls_per_batch": calls_per(run["calls"], batches, 1),
-            "calls_per_1000_lines": calls_per(run["calls"], measured_lines)}
+            "calls_per_1000_lines": calls_per(run["calls"], measured_lines),
+            "records": records_figures(written, lines, warm_updates + run["stats"]["items_written"].get(updates_name, 0))}
     # A .gz upload at one line per message: the splitter decompresses as it reads.
     bench.settings(1)
     compressed = gzip.compress(body, 6)
@@ -604,11 +634,21 @@ def bench_meter(bench: Bench, lines: int, rows: int, requests: int) -> dict:
     for lines_per_message in (1, 10):
         bench.settings(lines_per_message)
 
+        updates, uploads = [], []
+
         def log_flow(lines_per_message=lines_per_message):
+            from chalicelib import aws
+
+            def count_update(params, **_):
+                updates.append(params.get("TableName") == bench.name("ProcessedLogsTable"))
+            aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb.UpdateItem", count_update)
             _, messages = split(bench, log_file(lines), lines, lines_per_message, f"bench/meter-{uuid.uuid4().hex[:6]}.log")
+            uploads.append(json.loads(messages[0]["Body"])["batch_id"])
             for event in bench.sqs_events("process_log_lines", messages):
                 bench.handler("process_log_lines")(event, bench.context("process_log_lines"))
         mix[f"log/{lines_per_message}lpm"] = {"unit": "line", "units": lines, **per(metered(bench, log_flow), lines)}
+        mix[f"log/{lines_per_message}lpm"]["records"] = records_figures(
+            log_records_written(bench, uploads[0]), lines, sum(updates))
     mix["invoices"] = meter_invoices(bench, rows)
     product_ids: list[str] = []
 

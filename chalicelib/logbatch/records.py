@@ -12,10 +12,13 @@ that. A run's lines are packed `per_item` (G) to an item:
   written with G = 1 (every run before packing), is today's item of its own:
   `<run>#<line>` (9 digits), written whole by BatchWriteItem.
 
-SQS does not keep order, so the lines of one item come in different worker
-batches: an item is merged into, never replaced. Each batch sends one
-UpdateItem per item it touches, SETting one attribute per line it holds;
-a redelivery sets the same values again, so nothing is doubled or lost.
+SQS does not keep order, so the lines of one item may come in different
+worker batches: an item is merged into, never replaced by part of its lines.
+A batch that holds all of an item's lines puts it whole (BatchWriteItem, 25
+items a call): whatever another batch wrote there is among them, with the
+same values. Otherwise it sends one UpdateItem for the item, SETting one
+attribute per line it holds. A redelivery writes the same values again, so
+nothing is doubled or lost.
 G is fixed per run by the splitter (in each message) so that every line of a
 run lands where the readers look, whatever a deploy changes meanwhile.
 """
@@ -120,26 +123,31 @@ class LogRecords:
         whole: list[dict[str, Any]] = []
         items: dict[str, dict[int, dict[str, Any]]] = {}  # item id -> slot -> packed line
         of_item: dict[str, list[dict[str, Any]]] = {}
+        present: dict[str, set[int]] = {}  # item id -> slots this batch holds, a line of its own's too
         for record in records:
             packed = pack_line(record) if per_item > 1 else None
+            if packed is not None:
+                group, slot = place(int(record["line"]), per_item)
+                key = item_id(record["run_id"], group)
+                present.setdefault(key, set()).add(slot)
             if packed is None or packed_size(packed) > OWN_ITEM_BYTES:
                 whole.append(record)
                 continue
-            group, slot = place(int(record["line"]), per_item)
-            key = item_id(record["run_id"], group)
             items.setdefault(key, {})[slot] = packed
             of_item.setdefault(key, []).append(record)
-        unwritten = [from_item(item) for item in batch_put(self.table_name, [to_item(r) for r in whole])] \
-            if whole else []
+        # An item whose every line is in this batch is put whole: nothing another batch wrote can be lost, as
+        # any line it wrote there is one of these, with the same values. BatchWriteItem puts 25 a call, where
+        # the merge is one UpdateItem an item. SQS's batches come nearly in order: most items are whole in one.
+        complete = [key for key in items if len(present[key]) == per_item]
+        puts = [to_item(r) for r in whole] + [to_item(self._item(key, items[key], of_item[key][0], per_item))
+                                              for key in complete]
+        unwritten = [record for item in (batch_put(self.table_name, puts) if puts else [])
+                     for record in of_item.get(item["id"]["S"], [from_item(item)])]
 
         def merge(key: str) -> list[dict[str, Any]]:
-            first = of_item[key][0]
             update = Update()
-            for slot, packed in sorted(items[key].items()):
-                update.set(f"l{slot}", packed)
-            for name in ITEM_FIELDS:  # the same for every line of a run (processed_at: the last batch's)
-                value = per_item if name == "per_item" else first.get(name)
-                if value is not None:
+            for name, value in self._item(key, items[key], of_item[key][0], per_item).items():
+                if name != "id":
                     update.set(name, value)
             try:
                 aws.client("dynamodb").update_item(TableName=self.table_name, Key={"id": {"S": key}},
@@ -148,10 +156,20 @@ class LogRecords:
                 return of_item[key]
             return []
 
-        if len(items) <= 1:
-            return unwritten + [record for key in items for record in merge(key)]
-        with ThreadPoolExecutor(min(self.max_in_flight, len(items)), thread_name_prefix="log-records") as pool:
-            return unwritten + [record for left in pool.map(merge, sorted(items)) for record in left]
+        merged = sorted(set(items) - set(complete))
+        if len(merged) <= 1:
+            return unwritten + [record for key in merged for record in merge(key)]
+        with ThreadPoolExecutor(min(self.max_in_flight, len(merged)), thread_name_prefix="log-records") as pool:
+            return unwritten + [record for left in pool.map(merge, merged) for record in left]
+
+    @staticmethod
+    def _item(key: str, slots: dict[int, dict[str, Any]], first: dict[str, Any], per_item: int) -> dict[str, Any]:
+        """A packed item's attributes from these lines: theirs (`l<slot>`), and the item's, the same for every
+        line of a run (processed_at: the last batch's)."""
+        item: dict[str, Any] = {"id": key, **{f"l{slot}": packed for slot, packed in sorted(slots.items())}}
+        item.update({name: first[name] for name in ITEM_FIELDS if first.get(name) is not None})
+        item["per_item"] = per_item
+        return item
 
     # --- reading -------------------------------------------------------------------------
 

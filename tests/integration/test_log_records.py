@@ -31,6 +31,7 @@ def items() -> dict[str, dict]:
 
 
 def test_lines_of_one_item_arriving_in_several_batches_are_merged_not_replaced(records):
+    # No batch below holds all of an item's lines: each merges its own into the item.
     assert records.store([record(5), record(2)], per_item=4) == []   # lines 1-4 are item 0, 5-8 item 1
     assert records.store([record(1), record(8)], per_item=4) == []
     assert records.store([record(2), record(4), record(3)], per_item=4) == []  # line 2 again: the same values
@@ -40,7 +41,7 @@ def test_lines_of_one_item_arriving_in_several_batches_are_merged_not_replaced(r
                                                     "processed_at", "ttl"]
 
 
-def test_a_batch_writes_one_update_per_item_it_touches(records):
+def test_a_batch_puts_the_items_it_holds_whole_and_merges_into_the_others(records):
     from chalicelib import aws
     calls = []
 
@@ -49,10 +50,15 @@ def test_a_batch_writes_one_update_per_item_it_touches(records):
     events = aws.client("dynamodb").meta.events
     events.register("provide-client-params.dynamodb.*", note)
     try:
-        assert records.store([record(n) for n in range(1, 11)], per_item=5) == []
+        assert records.store([record(n) for n in range(1, 8)], per_item=5) == []  # item 0 whole, 2 of item 1
+        assert calls == [("BatchWriteItem", None), ("UpdateItem", f"{RUN}#G000000001")]
+        assert records.store([record(n) for n in range(6, 11)], per_item=5) == []  # item 1 whole: put over it
+        assert records.store([record(n) for n in (1, 2)], per_item=5) == []  # a redelivery merges into item 0
     finally:
         events.unregister("provide-client-params.dynamodb.*", note)
-    assert sorted(calls) == [("UpdateItem", f"{RUN}#G{g:09d}") for g in (0, 1)]
+    assert calls[2:] == [("BatchWriteItem", None), ("UpdateItem", f"{RUN}#G000000000")]
+    assert [r["line"] for r in stored_lines()] == list(range(1, 11))
+    assert sorted(items()) == [f"{RUN}#G000000000", f"{RUN}#G000000001"]
 
 
 def test_a_typical_item_of_five_lines_stays_within_one_write_unit(records):
@@ -95,13 +101,13 @@ def test_an_item_that_fails_fails_only_its_own_lines(records):
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}}, "UpdateItem")
     client.meta.events.register("provide-client-params.dynamodb.UpdateItem", refuse_item_one)
     try:
-        unwritten = records.store([record(n) for n in range(1, 7)], per_item=2)
+        unwritten = records.store([record(n) for n in (1, 2, 3, 5)], per_item=2)  # item 0 whole, 1 and 2 merged
     finally:
         client.meta.events.unregister("provide-client-params.dynamodb.UpdateItem", refuse_item_one)
-    assert sorted(r["line"] for r in unwritten) == [3, 4]
-    assert [r["line"] for r in stored_lines()] == [1, 2, 5, 6]
+    assert [r["line"] for r in unwritten] == [3]
+    assert [r["line"] for r in stored_lines()] == [1, 2, 5]
     assert records.store(unwritten, per_item=2) == []  # the redelivery
-    assert [r["line"] for r in stored_lines()] == [1, 2, 3, 4, 5, 6]
+    assert [r["line"] for r in stored_lines()] == [1, 2, 3, 5]
 
 
 def test_the_reader_finds_lines_of_runs_from_before_packing_and_ignores_another_layout(records):
