@@ -243,3 +243,17 @@ def test_the_stage_gives_the_model_its_warm_throughput_caps_memory_and_parts():
     # LOG_SPLIT_PART_BYTES and LOG_SPLIT_MAX_PARTS as the app reads them on the stage (its defaults where unset)
     assert (stage.part_bytes, stage.max_parts) == (capacity.app_setting(prod, "log_split_part_bytes", 1 << 62),
                                                    capacity.app_setting(prod, "log_split_max_parts", 1))
+
+
+def test_the_targets_are_judged_on_the_runs_figures():
+    logs = {"one file": {"sustained_lines_per_second": 60_000, "analytic_seconds_for_1_gib": 400.0,
+                         "simulated_seconds_for_1_gib": 290.0},
+            "50 files": {"sustained_lines_per_second": 199_999},
+            "cost_per_million_lines": {"total": 0.80}}
+    result = {"logs": logs, "invoices": {"one upload": {"rows_per_second": 2000}},
+              "invoice_write_units": {"InvoicesTable": 1.0, "InvoicesTable/customer-index": 1.0},
+              "orders": {"write_units": {"OrdersTable": 3.0, "OrdersTable/pending-index-v2": 3.5}}}
+    judged = {name: t["met"] for name, t in capacity.targets(result, 50).items()}
+    assert judged == {"one file, sustained": True, "1 GiB": True,  # the simulated time, not the analytic one
+                      "50 files at once": False, "$ per million lines": True, "invoices, one upload": True,
+                      "invoice write units": True, "order write units": False}
