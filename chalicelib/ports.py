@@ -146,6 +146,10 @@ class Orders(Protocol):
 
     def waiting_since(self, shard: str, before: str) -> Iterator[str]: ...
 
+    def erase_contacts(self, customer_id: str) -> int: ...
+
+    def count_for_customer(self, customer_id: str) -> int: ...
+
 
 class Prices(Protocol):
     """What the order worker asks of the product store."""

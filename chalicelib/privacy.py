@@ -6,7 +6,9 @@ what it must or may keep, each with its reason and retention. The customer id
 is the one orders are filed under: the customer's Cognito `sub`.
 
 Removed: the contact (`notify` e-mail or phone) of each of the customer's
-orders (OrderContactsTable; chalicelib/orders/contacts.py).
+orders that still holds one: on the order item (OrdersTable) until the
+order is notified or failed, and, for orders placed before contacts moved
+into the order, in OrderContactsTable (chalicelib/orders/contacts.py).
 
 Retained, and answered as such:
 - the orders themselves (items, totals, history), under the customer id: the
@@ -65,23 +67,26 @@ class CustomerErasure:
     def erase(self, raw_customer_id: Any, erased_by: str) -> dict[str, Any]:
         """Erase the customer's contacts; what was removed, per store, and what is retained, with its reason."""
         customer_id = parse_customer_id(raw_customer_id)
-        contacts = self.contacts.erase_customer(customer_id)
+        on_orders = self.orders.erase_contacts(customer_id)
+        contacts = self.contacts.erase_customer(customer_id)  # orders placed before contacts moved into them
         orders = self.orders.count_for_customer(customer_id)
         return answer(customer_id, erased_by, contacts, orders, self.invoice_retention_years,
-                      self.idempotency_key_hours)
+                      self.idempotency_key_hours, on_orders=on_orders)
 
 
 def answer(customer_id: str, erased_by: str, contacts: int, orders: int, invoice_retention_years: int,
-           idempotency_key_hours: int) -> dict[str, Any]:
+           idempotency_key_hours: int, on_orders: int = 0) -> dict[str, Any]:
     """The erasure's answer (and its audit line): what was removed, and what is kept with its reason."""
     # The audit trail names the operator and a digest of the customer id, not the id: the log outlives the data.
-    logger.info("personal data erased", erased_by=erased_by, contacts_removed=contacts, orders_retained=orders,
-                customer_ref=hashlib.sha256(customer_id.encode()).hexdigest()[:16])
+    logger.info("personal data erased", erased_by=erased_by, contacts_removed=on_orders + contacts,
+                orders_retained=orders, customer_ref=hashlib.sha256(customer_id.encode()).hexdigest()[:16])
     return {
         "customerId": customer_id,
         "removed": [
-            {"store": "OrderContactsTable", "data": "the contact (notify e-mail or phone) of each order",
-             "count": contacts},
+            {"store": "OrdersTable", "data": "the contact (notify e-mail or phone) of each order not yet notified",
+             "count": on_orders},
+            {"store": "OrderContactsTable", "data": "the contact (notify e-mail or phone) of each order placed "
+                                                    "before contacts moved into the order", "count": contacts},
         ],
         "retained": [
             {"store": "OrdersTable", "data": "the orders (items, totals, history) under the customer id",

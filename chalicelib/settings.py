@@ -251,13 +251,14 @@ def log_records_retention_days() -> int:
 # --- Personal data in orders (docs/personal-data.md) ----------------------------------------------------
 
 def order_contacts_table() -> str:
-    """OrderContactsTable: each order's contact (`notify`), kept apart from the order so it can expire."""
+    """OrderContactsTable: the contacts of orders placed before they moved into the order (orders/contacts.py)."""
     return setting("ORDER_CONTACTS_TABLE_NAME")
 
 
 def order_contact_retention_days() -> int:
-    """Days an order's contact (its `notify` e-mail or phone) is kept, counted from the order's placement, which
-    its completion follows within minutes; then DynamoDB's TTL deletes it. 30 by default, at least 1."""
+    """Days OrderContactsTable keeps a contact (orders placed before contacts moved into the order), counted
+    from the order's placement; then DynamoDB's TTL deletes it. 30 by default, at least 1. A contact on the
+    order item is kept until the notification is recorded or the order fails instead (docs/orders.md)."""
     return int(setting("ORDER_CONTACT_RETENTION_DAYS", "30"))
 
 

@@ -115,11 +115,14 @@ RESOURCES: dict[str, Resource] = {
                          # pending-index-v2 is sparse: only orders not yet finished are in it (the sweep's work list).
                          # Both project keys only, so an order's later writes never touch them: a write unit on
                          # customer-index-v2 per order, two on pending-index-v2 (docs/orders.md, "Write cost").
+                         # An order's contact (`notify`) is on the item until the notification is recorded;
+                         # keys only, so no index copies it.
                          indexes={"customer-index-v2": ("customerId", "createdAt"),
                                   "pending-index-v2": ("pendingShard", "pendingSince")},
                          projections={"customer-index-v2": "KEYS_ONLY", "pending-index-v2": "KEYS_ONLY"}),
-    # Each order's contact (`notify`), apart from the order: no index copies it, one query finds a customer's
-    # for erasure, and DynamoDB's TTL deletes it ORDER_CONTACT_RETENTION_DAYS after the order (docs/personal-data.md).
+    # The contacts (`notify`) of orders placed before they moved into the order item: read for those still in
+    # flight, erased on request, deleted by TTL ORDER_CONTACT_RETENTION_DAYS after the order; then it can go
+    # (docs/orders.md, "The contact").
     "OrderContactsTable": Table(env="ORDER_CONTACTS_TABLE_NAME", hash_key="customerId", range_key="orderId",
                                 ttl_attribute="expiresAt"),
     "OrderNotificationsTopic": Topic(env="ORDER_NOTIFICATIONS_TOPIC_NAME", key=TOPICS_KEY),
@@ -152,12 +155,12 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "InvoicesTable": ("GetItem", "Query", "Scan"),  # /invoices without customer filters a scan
         "InvoiceUploadsTable": ("GetItem", "Query"),
         # An operator's GET /orders with no customer scans; a customer's listing reads the keys customer-index-v2
-        # gives with BatchGetItem.
-        "OrdersTable": ("GetItem", "PutItem", "Query", "Scan", "BatchGetItem"),
+        # gives with BatchGetItem. The erasure removes the contact from a customer's orders (UpdateItem).
+        "OrdersTable": ("GetItem", "PutItem", "Query", "Scan", "BatchGetItem", "UpdateItem"),
         "OrdersQueue": ("GetQueueUrl", "SendMessage"),
-        # POST /orders keeps the contact, GET /orders/{id} shows it; the erasure finds a customer's and deletes
-        # them (BatchWriteItem's DeleteRequest: the one deletion the app makes).
-        "OrderContactsTable": ("PutItem", "GetItem", "Query", "BatchWriteItem"),
+        # Orders placed before contacts moved into the order: GET /orders/{id} shows theirs; the erasure finds a
+        # customer's and deletes them (BatchWriteItem's DeleteRequest: the one deletion the app makes).
+        "OrderContactsTable": ("GetItem", "Query", "BatchWriteItem"),
         # The first request of each caller's Idempotency-Key (a conditional put; a retry reads it back).
         "IdempotencyKeysTable": ("GetItem", "PutItem"),
     },
@@ -208,7 +211,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "process_orders": {
         "OrdersTable": ("GetItem", "UpdateItem"),
-        "OrderContactsTable": ("GetItem",),  # the contact the notification carries
+        "OrderContactsTable": ("GetItem",),  # the contact of an order placed before it moved into the order
         "ProductTable": ("BatchGetItem",),
         "OrderNotificationsTopic": ("Publish",),
     },

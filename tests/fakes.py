@@ -362,6 +362,7 @@ class FakeOrders:
         if leaves_work_list(new):  # otherwise pendingSince stays when the order was placed, as the real one
             order.pop("pendingShard", None)
             order.pop("pendingSince", None)
+            order.pop("notify", None)  # FAILED is never notified: the contact goes with the same write
         return dict(order)
 
     def claim_notification(self, order_id: str, now: float, lease_seconds: int, claim: str) -> bool:
@@ -382,7 +383,17 @@ class FakeOrders:
         order["notifiedAt"] = at
         order.pop("pendingShard", None)
         order.pop("pendingSince", None)
+        order.pop("notify", None)  # the contact is kept until the notification is recorded, as the real one
         return True
+
+    def erase_contacts(self, customer_id: str) -> int:
+        holding = [o for o in self.items.values() if o["customerId"] == customer_id and "notify" in o]
+        for order in holding:
+            del order["notify"]
+        return len(holding)
+
+    def count_for_customer(self, customer_id: str) -> int:
+        return sum(o["customerId"] == customer_id for o in self.items.values())
 
     def _page(self, orders: list[dict], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         start = int(cursor) if cursor else 0
@@ -411,6 +422,12 @@ class FakeContacts:
 
     def get(self, customer_id: str, order_id: str) -> str | None:
         return self.contacts.get((customer_id, order_id))
+
+    def erase_customer(self, customer_id: str) -> int:
+        mine = [key for key in self.contacts if key[0] == customer_id]
+        for key in mine:
+            del self.contacts[key]
+        return len(mine)
 
 
 class FakeNotifier:

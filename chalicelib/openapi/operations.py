@@ -206,14 +206,18 @@ OPERATIONS: dict[str, Operation] = {
                                     "pattern": r"^[^\x00-\x1f\x7f]+$"},
                     "The customer id orders are filed under (a customer's token `sub`)", required=True,
                     example="c-42"),),
-        description="Removes the contact of each of the customer's orders and answers what it removed per store "
+        description="Removes the contact of each of the customer's orders not yet notified (a notified order's "
+                    "went with its notification) and answers what it removed per store "
                     "and what is retained, with the reason (invoices are fiscal records kept at least 5 years). "
                     "Idempotent: a repeat removes nothing more. A 503 (some deletions throttled) is safe to "
                     "retry. docs/personal-data.md maps every piece of personal data.",
         answer_example={
             "customerId": "c-42",
-            "removed": [{"store": "OrderContactsTable", "data": "the contact (notify e-mail or phone) of each "
-                                                                  "order", "count": 2}],
+            "removed": [{"store": "OrdersTable", "data": "the contact (notify e-mail or phone) of each order not "
+                                                           "yet notified", "count": 2},
+                        {"store": "OrderContactsTable", "data": "the contact (notify e-mail or phone) of each order "
+                                                                "placed before contacts moved into the order",
+                         "count": 0}],
             "retained": [{"store": "OrdersTable", "data": "the orders (items, totals, history) under the customer "
                                                           "id", "count": 3,
                           "reason": "the record of each sale; without their contacts they name no one but the "

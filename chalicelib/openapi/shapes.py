@@ -240,8 +240,9 @@ class Order(_Answer):
     total: Money | None = Field(description="null while some item has no price yet")
     history: list[OrderEvent]
     notify: str | SkipJsonSchema[None] = Field(
-        default=None, description="The order's contact, while it is kept (ORDER_CONTACT_RETENTION_DAYS): shown by "
-                                  "GET /orders/{order_id} only, never in a listing")
+        default=None, description="The order's contact, kept only until its notification is sent: shown by "
+                                  "GET /orders/{order_id} only (never in a listing) until the order is notified "
+                                  "or FAILED, absent afterwards")
     failureReason: str | SkipJsonSchema[None] = None
 
 
@@ -253,7 +254,7 @@ class OrderPage(_Answer):
 # --- Personal data -------------------------------------------------------------------------------------
 
 class RemovedData(_Answer):
-    store: str = Field(examples=["OrderContactsTable"])
+    store: str = Field(examples=["OrdersTable"])
     data: str = Field(description="What kind of personal data")
     count: int = Field(description="How many items were removed (0 when there was nothing, or on a repeat)")
 

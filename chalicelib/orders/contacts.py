@@ -1,23 +1,21 @@
-"""Each order's contact (its `notify` e-mail or phone), kept apart from the order and only for a while.
+"""OrderContactsTable: where orders placed before issue 22 item 4a kept their contact; read and erased until empty.
 
-The contact is the one piece of an order that is personal data meant for one
-use: telling the customer the order is done. It lives in OrderContactsTable,
-keyed by (customerId, orderId), not on the order item, because there:
+Orders keep their contact (`notify`) on the order item now, removed by the
+write that records the notification (chalicelib/orders/repository.py,
+docs/orders.md). Before, each contact was an item here, keyed by
+(customerId, orderId), with `expiresAt` (DynamoDB's TTL) set
+ORDER_CONTACT_RETENTION_DAYS after the order was placed; the order carried
+`hasContact`. Nothing on the order's path writes here any more; what is left:
 
-- it expires by itself: `expiresAt` (DynamoDB's TTL) is set when the order is
-  placed, ORDER_CONTACT_RETENTION_DAYS later. The order completes within
-  minutes of that, so the contact is gone that long after completion, at no
-  cost; counting from completion exactly would cost a write per order, and a
-  sweep a second index. TTL deletes within days of the expiry, so a contact
-  past it reads as absent before it is gone;
-- no index copies it (OrdersTable's indexes projected every attribute when
-  this was decided; they hold keys only since issue 22) and no listing or
-  scan of orders can show it;
-- one Query finds all of a customer's contacts to erase them
-  (chalicelib/privacy.py), without reading their orders.
+- the worker (and GET /orders/{id}) read an order's contact here when the
+  order has `hasContact` and is not yet notified (service.contact_of), so an
+  order in flight across the deploy is still notified with its contact;
+- the customer's erasure (chalicelib/privacy.py) still deletes theirs;
+- TTL empties the table ORDER_CONTACT_RETENTION_DAYS after the deploy. Then
+  this module, the table, its grants and the setting can go (docs/orders.md,
+  "The contact").
 
-It costs one more write unit per order that gives a contact (an item under
-1 KB, no index), and a read where the contact is shown or sent.
+`keep` stays for the tests that set up such an order.
 """
 import time
 from typing import Any, Callable

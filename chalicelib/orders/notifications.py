@@ -2,7 +2,7 @@
 
 The body is `{orderId, customerId, status, total, contact?}`: `contact` is
 the order's `notify` e-mail or phone, when it gave one and it is still kept
-(contacts.py). It travels in the body because the topic's KMS encryption
+(on the order until the write recording this notification removes it). It travels in the body because the topic's KMS encryption
 (infra/hardening.py) covers the body only: SNS keeps message attributes in
 clear. So the attributes carry nothing about the customer, only what routing
 and deduplication need: `status`, `notificationId` and `correlation_id`. A

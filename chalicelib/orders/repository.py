@@ -12,6 +12,13 @@ where it leaves), whatever else the order's writes change:
 `pendingSince` is the time the order was placed and stays so (the sweep
 measures how long an order has been in its status by `updatedAt`, on the
 order itself). docs/orders.md has the cost of every write.
+
+An order's contact (`notify`, an e-mail or phone) is on the order item only
+while it has a use: the write that records the notification (`notifiedAt`)
+removes it, and so does the one that fails the order (a FAILED order is never
+notified). The indexes project keys only, so no index copies it. The
+customer's erasure removes it from the orders not yet notified
+(erase_contacts). docs/personal-data.md.
 """
 import time
 from typing import Any, Callable, Iterator
@@ -85,7 +92,8 @@ class OrderRepository:
             update.clause("SET", "#until = :until, #claim = :claim", until=claim[1], claim=claim[0])
             update.names.update({"#until": "notifyingUntil", "#claim": "notifyingClaim"})
         if leaves_work_list(new):
-            update.remove("pendingShard", "pendingSince")
+            # FAILED: nothing will notify the order, so its contact has no use left: removed in the same write.
+            update.remove("pendingShard", "pendingSince", "notify")
         # Otherwise pendingSince stays the time the order was placed: moving it would move an index key
         # (a delete and a put on pending-index-v2); the sweep reads how long the order waited from updatedAt.
         update.with_values(**{"from": current})
@@ -132,11 +140,13 @@ class OrderRepository:
             ExpressionAttributeNames={"#until": "notifyingUntil"})
 
     def mark_notified(self, order_id: str, at: str) -> bool:
-        """Record that a COMPLETED order's notification went out, and take it off the work list.
+        """Record that a COMPLETED order's notification went out, take it off the work list and drop its contact.
 
+        The contact (`notify`) was kept only to be sent: it goes in this same write (no write of its own).
         False when it was already recorded (a concurrent delivery published too).
         """
-        update = Update().set("notifiedAt", at).remove("pendingShard", "pendingSince").with_values(completed=COMPLETED)
+        update = Update().set("notifiedAt", at).remove("pendingShard", "pendingSince", "notify") \
+            .with_values(completed=COMPLETED)
         dynamodb = aws.client("dynamodb")
         try:
             dynamodb.update_item(
@@ -219,6 +229,59 @@ class OrderRepository:
             else:
                 raise Unavailable("Some orders of this page could not be read yet; try again.")
         return found
+
+    def erase_contacts(self, customer_id: str, sleep: Callable[[float], None] = time.sleep) -> int:
+        """Remove the contact (`notify`) from every order of the customer that still holds one; how many did.
+
+        customer-index-v2 names the orders (keys only), one consistent BatchGetItem per page reads which hold
+        a contact, and each of those gets an UpdateItem that removes it, conditional on the order existing (an
+        update never creates an item) and still holding it (one notified meanwhile lost it already: not
+        counted). A page at a time, so a customer with many orders never holds more than a page in memory.
+        """
+        client = aws.client("dynamodb")
+        params: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": CUSTOMER_INDEX,
+            "KeyConditionExpression": "customerId = :customer",
+            "ExpressionAttributeValues": {":customer": {"S": customer_id}}}
+        erased = 0
+        while True:
+            page = client.query(**params)
+            ids = [item["orderId"]["S"] for item in page.get("Items", [])]
+            for order_id in self._holding_contact(ids, sleep):
+                try:
+                    client.update_item(
+                        TableName=self.table_name, Key={"orderId": {"S": order_id}},
+                        UpdateExpression="REMOVE #notify", ConditionExpression="attribute_exists(#notify)",
+                        ExpressionAttributeNames={"#notify": "notify"})
+                    erased += 1
+                except client.exceptions.ConditionalCheckFailedException:
+                    pass  # notified (or failed) since it was read: its contact is gone already
+            if not page.get("LastEvaluatedKey"):
+                return erased
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _holding_contact(self, order_ids: list[str], sleep: Callable[[float], None],
+                         max_attempts: int = 8) -> list[str]:
+        """Which of these orders hold a contact (consistent reads of `orderId` and `notify` only)."""
+        client = aws.client("dynamodb")
+        holding: list[str] = []
+        unique = list(dict.fromkeys(order_ids))
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {self.table_name: {
+                "Keys": [{"orderId": {"S": order_id}} for order_id in unique[start:start + BATCH_GET_LIMIT]],
+                "ProjectionExpression": "#id, #notify", "ExpressionAttributeNames": {
+                    "#id": "orderId", "#notify": "notify"}, "ConsistentRead": True}}
+            for attempt in range(max_attempts):
+                response = client.batch_get_item(RequestItems=request)
+                holding += [item["orderId"]["S"] for item in response.get("Responses", {}).get(self.table_name, [])
+                            if "notify" in item]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                sleep(backoff(attempt))
+            else:
+                raise Unavailable("Some orders could not be read yet; erase again (what is erased stays erased).")
+        return holding
 
     def count_for_customer(self, customer_id: str) -> int:
         """How many orders the customer has (customer-index, Select COUNT: no item is sent back)."""

@@ -12,10 +12,13 @@ window in which a subscriber may see it twice).
 An order keeps the correlation id of the request that placed it
 (`correlationId`), so a message the sweep sends again carries it too.
 
-An order's contact (`notify`) is personal data: it is kept apart, for a while
-(contacts.py), shown only by GET /orders/{id} (to the order's customer and to
-operators: the access rules), never in a listing or a log line, and sent in
-the body of the notification, never in its attributes (notifications.py).
+An order's contact (`notify`) is personal data kept for one use, the
+notification: it is stored on the order item and removed by the write that
+records the notification (or fails the order), shown only by GET /orders/{id}
+(to the order's customer and to operators: the access rules) until then, never
+in a listing or a log line, and sent in the body of the notification, never in
+its attributes (notifications.py). Orders placed before it moved into the
+order keep it in OrderContactsTable (contacts.py), read as a fallback.
 """
 import time
 import uuid
@@ -71,12 +74,11 @@ class OrderService:
             self.keys.remember(order_id, fingerprint(order.model_dump(mode="json")))
         now = self.clock()
         items = [item.model_dump(exclude_none=True) for item in order.items]
-        if order.notify:
-            # Before the order: once the order exists (and is queued), its contact is there for the worker.
-            self.contacts.keep(order.customerId, order_id, order.notify)
         record = {
             "orderId": order_id, "customerId": order.customerId, "status": RECEIVED,
-            "items": items, "total": order_total(items), "hasContact": True if order.notify else None,
+            # The contact, until the notification is recorded (or the order fails): the same put, no write of
+            # its own (docs/orders.md, "Write cost"); None writes no attribute.
+            "items": items, "total": order_total(items), "notify": order.notify,
             "createdAt": now, "updatedAt": now, "history": [{"status": RECEIVED, "at": now}],
             "pendingShard": pending_shard(order_id), "pendingSince": now,
             "correlationId": correlation.current(),  # None (no attribute written) outside a request
@@ -134,11 +136,16 @@ def own_customer_id(caller: Caller, asked: Any) -> str:
 
 
 def contact_of(contacts: OrderContacts, order: dict[str, Any]) -> str | None:
-    """The order's contact, while it is kept. An order stored before contacts moved out of OrdersTable carries
-    its own `notify` (read here so that one in flight is still notified; docs/personal-data.md)."""
-    if order.get("hasContact"):
+    """The order's contact while it is kept: its own `notify`, which the notification's write removes.
+
+    Fallback: an order placed while contacts lived in OrderContactsTable (`hasContact`) has it there; read it
+    until that order is notified or failed, so an order in flight across the deploy is still notified with its
+    contact. Removable once no such order can be unsettled (docs/orders.md, "The contact")."""
+    if order.get("notify"):
+        return order["notify"]
+    if order.get("hasContact") and "notifiedAt" not in order and order.get("status") != FAILED:
         return contacts.get(order["customerId"], order["orderId"])
-    return order.get("notify")
+    return None
 
 
 def present(order: dict[str, Any], contact: str | None = None) -> dict[str, Any]:

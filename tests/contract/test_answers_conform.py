@@ -91,9 +91,16 @@ def test_every_route_answers_as_the_document_says(app, client, runner):
     status, listed = call("GET", "/orders", "/orders?customerId=c-42&limit=1")
     assert status == 200 and listed["items"] and listed["next"], listed
 
-    # Personal data: c-42's order contact erased, and what is retained said.
+    # Personal data: c-42's order contact erased (one not yet processed: a notified order's went with its
+    # notification), and what is retained said.
+    status, waiting = call("POST", "/orders", "/orders", {"customerId": "c-42", "notify": "ana@example.com",
+                                                          "items": [{"productId": "caderno", "quantity": 1,
+                                                                     "unitPrice": "12.50"}]})
+    assert status == 202, waiting
     status, erased = call("DELETE", "/customers/{customer_id}/personal-data", "/customers/c-42/personal-data")
-    assert status == 200 and erased["removed"][0]["count"] == 1, erased
+    assert status == 200 and [(r["store"], r["count"]) for r in erased["removed"]] == [
+        ("OrdersTable", 1), ("OrderContactsTable", 0)], erased
+    runner.drain()
 
     assert call("GET", "/openapi.json", "/openapi.json")[0] == 200
 

@@ -372,14 +372,16 @@ def test_orders_under_faults_complete_each_with_one_notification(client, runner,
     faults.exhaust("sns", "Publish", calls=2)
     published_twice = faults.lose_answer("sns", "Publish", calls=2)  # SNS has it; botocore publishes it again
 
-    expected, statuses = {}, Counter()
+    expected, statuses, contacts = {}, Counter(), {}
     for n in range(50):
         items = [{"productId": f"p-{1 + n % 10}", "quantity": 1 + n % 3},
                  {"productId": f"free-{n}", "quantity": 2, "unitPrice": f"{n}.50"}]
-        accepted, answers = post(client, "/orders", {"customerId": f"c-{n % 5}", "items": items}, key=f"order-{n}")
+        accepted, answers = post(client, "/orders", {"customerId": f"c-{n % 5}", "items": items,
+                                                     "notify": f"c{n}@example.com"}, key=f"order-{n}")
         statuses.update(answers)
         expected[accepted["orderId"]] = (catalog[items[0]["productId"]] * items[0]["quantity"]
                                          + Decimal(f"{n}.50") * 2)
+        contacts[accepted["orderId"]] = f"c{n}@example.com"
     sweep = next(s for s in runner.schedules if s.name == "sweep_orders")
     runner.drain()
     assert {o["status"] for o in orders_left(expected)} <= {"RECEIVED"}  # only those whose send failed
@@ -391,12 +393,14 @@ def test_orders_under_faults_complete_each_with_one_notification(client, runner,
         assert order["total"] == expected[order["orderId"]]
         assert [h["status"] for h in order["history"]] == ["RECEIVED", "PROCESSING", "COMPLETED"]
         assert "pendingShard" not in order
+        assert "notify" not in order  # the contact went with the write that recorded the notification
     received = notifications(inbox)
     per_order = Counter(message["orderId"] for message, _ in received)
     assert set(per_order) == set(expected)
     for message, attributes in received:
         assert attributes["notificationId"] == f"{message['orderId']}:COMPLETED"
         assert Decimal(message["total"]) == expected[message["orderId"]]
+        assert message["contact"] == contacts[message["orderId"]]  # every publish, a retried one too, carries it
     # The one way to a second notification: SNS accepted a publish whose answer was lost, and botocore
     # published it again; a subscriber deduplicates on notificationId (the same, asserted above).
     duplicates = sum(per_order.values()) - len(per_order)

@@ -131,8 +131,8 @@ def test_post_answers_202_stores_the_order_received_and_queues_its_id(client, aw
     assert item["history"] == [{"status": "RECEIVED", "at": item["createdAt"]}]
     assert item["createdAt"] == item["updatedAt"] == item["pendingSince"]
     assert item["pendingShard"] in {f"P{n}" for n in range(10)}
-    # The contact is kept apart, where it expires (tests/integration/test_order_contacts.py), never on the order.
-    assert "notify" not in item and item["hasContact"] is True
+    # The contact is on the order until its notification is recorded (tests/integration/test_order_contacts.py).
+    assert item["notify"] == "ana@example.com" and "hasContact" not in item
     [message] = receive(aws_resources["OrdersQueue"])
     assert json.loads(message["Body"]) == {"orderId": body["orderId"]}
 
@@ -200,13 +200,14 @@ def test_get_shows_a_completed_order_with_exact_money_and_its_history(client, aw
     accepted = json.loads(post(client, {**VALID, "items": VALID["items"] + [{"productId": "p-2", "quantity": 3}]}).body)
     received = json.loads(client.http.get(f"/orders/{accepted['orderId']}").body)
     assert received["status"] == "RECEIVED" and received["total"] is None
+    assert received["notify"] == "ana@example.com"  # kept until the order is notified
     assert received["items"][1] == {"productId": "p-2", "quantity": 3, "unitPrice": None}
     deliver(client, receive(aws_resources["OrdersQueue"]))
     response = client.http.get(f"/orders/{accepted['orderId']}")
     assert response.status_code == 200
     order = json.loads(response.body)
     assert set(order) == {"orderId", "customerId", "status", "items", "total", "history", "createdAt",
-                          "updatedAt", "notify"}
+                          "updatedAt"}  # notified: its contact went with the write that recorded it
     assert order["status"] == "COMPLETED"
     assert order["items"] == [{"productId": "p-1", "quantity": 2, "unitPrice": "12.50"},
                               {"productId": "p-2", "quantity": 3, "unitPrice": "3.33"}]
@@ -214,7 +215,6 @@ def test_get_shows_a_completed_order_with_exact_money_and_its_history(client, aw
     assert [h["status"] for h in order["history"]] == ["RECEIVED", "PROCESSING", "COMPLETED"]
     assert all(set(h) == {"status", "at"} for h in order["history"])
     assert order["history"][-1]["at"] == order["updatedAt"]
-    assert order["notify"] == "ana@example.com"
 
 
 def test_get_shows_why_an_order_failed(client, aws_resources):

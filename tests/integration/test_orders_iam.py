@@ -53,11 +53,23 @@ def test_every_orders_call_is_allowed_by_its_functions_policy(client, stage, rec
 
     for _ in range(2):  # the second delivery finds it COMPLETED and notified
         client.lambda_.invoke("process_orders", sqs_event(sqs_record({"orderId": order_id}, "orders-queue")))
+    # An order placed before contacts moved into the order: its contact read from OrderContactsTable.
+    with recorder.paused():  # set up as the previous release left it
+        placed_before = service.orders().accept({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}]})
+        boto3.resource("dynamodb").Table("OrdersTable").update_item(
+            Key={"orderId": placed_before["orderId"]}, UpdateExpression="SET hasContact = :t",
+            ExpressionAttributeValues={":t": True})
+        service.order_contacts().keep("c", placed_before["orderId"], "c@example.com")
+    client.http.get(f"/orders/{placed_before['orderId']}")
+    client.lambda_.invoke("process_orders",
+                          sqs_event(sqs_record({"orderId": placed_before["orderId"]}, "orders-queue")))
 
     # The sweep: one stranded order to re-queue and one stuck in PROCESSING to fail.
     with monkeypatch.context() as patched:
         patched.setattr(MessageQueue, "send_json", lambda self, payload: (_ for _ in ()).throw(ConnectionError()))
-        stranded = service.orders().accept({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}]})
+        # With a contact: never notified here, so the erasure removes it from the order (UpdateItem).
+        stranded = service.orders().accept({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}],
+                                            "notify": "c@example.com"})
         stuck = service.orders().accept({"customerId": "c", "items": [{"productId": "p-1", "quantity": 1}]})
     with recorder.paused():  # the worker's transition, made here by the test
         service.order_worker().orders.transition(stuck["orderId"], "RECEIVED", "PROCESSING",
@@ -71,7 +83,7 @@ def test_every_orders_call_is_allowed_by_its_functions_policy(client, stage, rec
     assert client.http.delete("/customers/c/personal-data").status_code == 200
 
     assert operations(recorder, "api_handler") >= {"PutItem", "GetItem", "Query", "GetQueueUrl", "SendMessage",
-                                                   "BatchWriteItem"}
+                                                   "BatchWriteItem", "UpdateItem", "BatchGetItem"}
     assert operations(recorder, "process_orders") >= {"GetItem", "UpdateItem", "BatchGetItem", "Publish"}
     assert operations(recorder, "sweep_orders") >= {"Query", "GetItem", "UpdateItem", "SendMessage"}
     assert recorder.denied_by_function(lambda function: policy(stage, function)) == []
@@ -95,7 +107,9 @@ def test_orders_policies_deny_what_a_function_does_not_need(stage):
     contacts = ARN.format("dynamodb", "table/OrderContactsTable")
     assert allowed(worker, "dynamodb:GetItem", contacts) and not allowed(worker, "dynamodb:PutItem", contacts)
     assert not allowed(sweeper, "dynamodb:GetItem", contacts)  # the sweep never sees a contact
-    assert allowed(api, "dynamodb:BatchWriteItem", contacts)  # the erasure
+    assert allowed(api, "dynamodb:BatchWriteItem", contacts)  # the erasure (orders placed before the move)
+    assert not allowed(api, "dynamodb:PutItem", contacts)  # contacts are on the order item now
+    assert allowed(api, "dynamodb:UpdateItem", table)  # the erasure removes the contact from the order
     assert not allowed(api, "dynamodb:DeleteItem", contacts) and not allowed(api, "dynamodb:Scan", contacts)
 
 

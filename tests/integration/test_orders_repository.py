@@ -217,3 +217,42 @@ def test_an_order_a_replica_does_not_hold_yet_is_read_again_consistently(orders,
     monkeypatch.setattr(dynamodb, "batch_get_item", lagging)
     page, _ = orders.page_for_customer("c", 5, None)
     assert [o["orderId"] for o in page] == ["o-1"] and consistent == [False, True]
+
+
+def with_contact(orders, order_id, customer="c", contact="ana@example.com"):
+    received(orders, order_id)
+    boto3.resource("dynamodb").Table("OrdersTable").update_item(
+        Key={"orderId": order_id}, UpdateExpression="SET customerId = :c, notify = :n",
+        ExpressionAttributeValues={":c": customer, ":n": contact})
+    return order_id
+
+
+def test_the_contact_stays_until_the_write_that_records_the_notification_and_goes_with_a_failure(orders):
+    with_contact(orders, "o-1")
+    done = orders.transition("o-1", "RECEIVED", "COMPLETED", T2, passing=("PROCESSING", T1), claim=("me", 1))
+    assert done["notify"] == "ana@example.com"  # the worker sends it from this image
+    assert orders.mark_notified("o-1", T2)
+    assert "notify" not in raw("o-1") and "pendingShard" not in raw("o-1")
+    with_contact(orders, "o-2")
+    failed = orders.transition("o-2", "RECEIVED", "FAILED", T1, reason="unknown product(s): p")
+    assert "notify" not in failed and failed == raw("o-2")
+
+
+def test_erase_contacts_removes_the_customers_contacts_only_and_counts_what_it_removed(orders, monkeypatch):
+    for order_id in ("o-1", "o-2", "o-3"):
+        with_contact(orders, order_id)
+    received(orders, "o-4")  # no contact
+    with_contact(orders, "o-5", customer="other")
+    client, real_update = aws.client("dynamodb"), aws.client("dynamodb").update_item
+
+    def notified_meanwhile(**kwargs):
+        """o-3 is notified between the read and the erasure's write: its condition refuses, it is not counted."""
+        if kwargs["Key"]["orderId"]["S"] == "o-3" and "#notify" in kwargs.get("ExpressionAttributeNames", {}):
+            real_update(TableName="OrdersTable", Key=kwargs["Key"], UpdateExpression="REMOVE notify")
+        return real_update(**kwargs)
+    monkeypatch.setattr(client, "update_item", notified_meanwhile)
+    assert orders.erase_contacts("c") == 2
+    assert all("notify" not in raw(o) for o in ("o-1", "o-2", "o-3", "o-4"))
+    assert raw("o-5")["notify"] == "ana@example.com"
+    assert orders.erase_contacts("c") == 0  # idempotent
+    assert orders.erase_contacts("nobody") == 0

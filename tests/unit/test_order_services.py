@@ -38,8 +38,11 @@ def deliver(worker: OrderWorker, queue: FakeQueue, count: int = 1) -> None:
 
 
 def test_an_order_is_stored_queued_priced_completed_and_notified_once(service, worker, parts):
-    orders, queue, _, notifier, _ = parts
+    orders, queue, _, notifier, contacts = parts
     accepted = service.accept({"customerId": "cust-1", "items": ITEMS, "notify": "ana@example.com"})
+    # The contact is on the order (no write of its own) and shown until the notification is recorded.
+    assert orders.get(accepted["orderId"])["notify"] == "ana@example.com" and contacts.contacts == {}
+    assert service.get(accepted["orderId"])["notify"] == "ana@example.com"
     deliver(worker, queue)
     deliver(worker, queue)  # a redelivery: nothing happens twice
     order = orders.get(accepted["orderId"])
@@ -47,8 +50,39 @@ def test_an_order_is_stored_queued_priced_completed_and_notified_once(service, w
     assert [h["status"] for h in order["history"]] == ["RECEIVED", "PROCESSING", "COMPLETED"]
     [sent] = notifier.sent
     assert sent["notify"] == "ana@example.com"
+    # The write that recorded the notification removed the contact: no longer stored nor shown.
     shown = service.get(accepted["orderId"])
-    assert shown["status"] == "COMPLETED" and shown["notify"] == "ana@example.com"
+    assert shown["status"] == "COMPLETED" and "notify" not in shown and "notify" not in order
+
+
+def test_a_publish_that_fails_keeps_the_contact_for_the_retry(service, worker, parts):
+    orders, queue, _, notifier, _ = parts
+    accepted = service.accept({"customerId": "cust-1", "items": ITEMS, "notify": "ana@example.com"})
+    real, calls = notifier.completed, []
+
+    def fails_once(order):
+        calls.append(order)
+        if len(calls) == 1:
+            raise ConnectionError("SNS unreachable")
+        return real(order)
+    notifier.completed = fails_once
+    with pytest.raises(ConnectionError):
+        deliver(worker, queue)
+    assert orders.get(accepted["orderId"])["notify"] == "ana@example.com"  # not notified: kept
+    deliver(worker, queue, count=2)
+    [sent] = notifier.sent
+    assert sent["notify"] == "ana@example.com" and "notify" not in orders.get(accepted["orderId"])
+
+
+def test_an_order_placed_before_the_move_is_notified_with_its_old_tables_contact(service, worker, parts):
+    orders, queue, _, notifier, contacts = parts
+    accepted = service.accept({"customerId": "cust-1", "items": ITEMS})
+    orders.items[accepted["orderId"]]["hasContact"] = True  # as the previous release stored it
+    contacts.keep("cust-1", accepted["orderId"], "old@example.com")
+    assert service.get(accepted["orderId"])["notify"] == "old@example.com"
+    deliver(worker, queue)
+    [sent] = notifier.sent
+    assert sent["notify"] == "old@example.com" and "notify" not in service.get(accepted["orderId"])
 
 
 def test_an_unknown_product_fails_the_order_and_the_message_succeeds(service, worker, parts):
@@ -56,6 +90,15 @@ def test_an_unknown_product_fails_the_order_and_the_message_succeeds(service, wo
     accepted = service.accept({"customerId": "cust-1", "items": [{"productId": "nope", "quantity": 1}]})
     deliver(worker, queue)
     assert orders.get(accepted["orderId"])["status"] == "FAILED" and notifier.sent == []
+
+
+def test_a_failed_order_loses_its_contact_in_the_write_that_fails_it(service, worker, parts):
+    orders, queue, _, notifier, _ = parts
+    accepted = service.accept({"customerId": "cust-1", "items": [{"productId": "nope", "quantity": 1}],
+                               "notify": "ana@example.com"})
+    deliver(worker, queue)
+    order = orders.get(accepted["orderId"])
+    assert order["status"] == "FAILED" and "notify" not in order and notifier.sent == []
 
 
 def test_listing_is_per_customer_and_an_unknown_order_is_not_found(service, parts):
