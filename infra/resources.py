@@ -190,7 +190,8 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         # Lines packed several to an item are merged in (UpdateItem); a run packing 1, and a line too big to pack,
         # are put whole (BatchWriteItem); the report's first unparsed lines are read back (BatchGetItem).
         "ProcessedLogsTable": ("BatchWriteItem", "UpdateItem", "BatchGetItem"),
-        "LogBatchesTable": ("GetItem", "PutItem", "UpdateItem"),
+        # Query: the report's first unparsed line numbers, from the run's U# items (completion.py).
+        "LogBatchesTable": ("GetItem", "PutItem", "UpdateItem", "Query"),
         "ProcessedDataBucket": ("PutObject",),
     },
     "ingest_invoice_upload": {
