@@ -62,7 +62,7 @@ def test_the_console_follows_a_log_upload_and_redrives_a_poisoned_product(consol
     s3.put_object(Bucket="input-logs", Key="console/app.log", Body="\n".join(generated_lines(200)).encode())
     batch = page.locator("#log-batches tr[data-key='console/app.log']")
     expect(batch).to_have_attribute("data-progress", "100", timeout=WAIT_MS)
-    expect(batch).to_have_attribute("data-status", "completed")
+    expect(batch).to_have_attribute("data-status", "completed", timeout=WAIT_MS)
     expect(batch.locator("progress")).to_have_attribute("value", "100")
     expect(batch.locator(".numbers")).to_contain_text("200 / 200")
 
