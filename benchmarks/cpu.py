@@ -579,6 +579,21 @@ def bench_authorizer(bench: Bench, checks: int) -> dict:
 
 # --- request mix by the meter ---------------------------------------------------------------------------------
 
+def store_products(bench: Bench, count: int) -> list[str]:
+    """`count` products through `POST /products` and `process_product_queue`, as the app stores them; their ids
+    (the orders' benchmarks price their orders from them)."""
+    context = bench.context("api_handler")
+    ids = []
+    for i in range(count):
+        response = bench.app(api_event("POST", "/products", "/products", body={
+            "name": f"Product {i}", "price": "19.90", "description": "A product of the CPU benchmark",
+            "sku": f"SKU-{i:06d}", "category": "bench", "stock": 5}), context)
+        ids.append(json.loads(response["body"])["id"])
+    for event in bench.sqs_events("process_product_queue", bench.stub.pop(bench.name("ProductQueue"))):
+        bench.handler("process_product_queue")(event, bench.context("process_product_queue"))
+    return ids
+
+
 def metered(bench: Bench, flow, keep_data: bool = False) -> dict:
     """Run `flow()` with benchmarks/meter.py on fresh app clients; its counts and units.
 
@@ -653,14 +668,7 @@ def bench_meter(bench: Bench, lines: int, rows: int, requests: int) -> dict:
     product_ids: list[str] = []
 
     def product_flow():
-        context = bench.context("api_handler")
-        for i in range(requests):
-            response = bench.app(api_event("POST", "/products", "/products", body={
-                "name": f"Product {i}", "price": "19.90", "description": "A product of the CPU benchmark",
-                "sku": f"SKU-{i:06d}", "category": "bench", "stock": 5}), context)
-            product_ids.append(json.loads(response["body"])["id"])
-        for event in bench.sqs_events("process_product_queue", bench.stub.pop(bench.name("ProductQueue"))):
-            bench.handler("process_product_queue")(event, bench.context("process_product_queue"))
+        product_ids.extend(store_products(bench, requests))
     mix["products"] = {"unit": "product", "units": requests, **per(metered(bench, product_flow), requests)}
 
     def order_flow():

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from benchmarks.cpu import (OUT, PROJECT_DIR, Bench, Stub, api_event, call_routes, calls_per, machine, metered, per,
+                            store_products,
                             per_unit, timed)
 
 
@@ -34,20 +35,6 @@ def order_body(i: int, product_ids: list[str]) -> dict:
     return {"customerId": f"customer-{i % 20:03d}", "notify": "ops@example.com",
             "items": [{"productId": product_ids[i % len(product_ids)], "quantity": 2},
                       {"productId": f"external-{i}", "quantity": 1, "unitPrice": "5.00"}]}
-
-
-def store_products(bench: Bench, count: int) -> list[str]:
-    """Products in the catalog for the orders to be priced from (not timed, not metered)."""
-    context = bench.context("api_handler")
-    ids = []
-    for i in range(count):
-        response = bench.app(api_event("POST", "/products", "/products", body={
-            "name": f"Product {i}", "price": "19.90", "description": "A product of the CPU benchmark",
-            "sku": f"SKU-{i:06d}", "category": "bench", "stock": 5}), context)
-        ids.append(json.loads(response["body"])["id"])
-    for event in bench.sqs_events("process_product_queue", bench.stub.pop(bench.name("ProductQueue"))):
-        bench.handler("process_product_queue")(event, bench.context("process_product_queue"))
-    return ids
 
 
 def one_run(bench: Bench, requests: int, product_ids: list[str]) -> dict:
